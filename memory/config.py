@@ -1,0 +1,30 @@
+"""Settings of the code memory, kept apart from the store so that reading the
+configuration does not import Chroma."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DEFAULT_BUDGET = 1500
+"""Largest chunk, in non-whitespace characters (cAST's budget)."""
+DEFAULT_RRF_K = 60
+"""Reciprocal-rank-fusion constant."""
+
+
+class MemoryConfig(BaseModel):
+    """Settings of the code memory (``[memory]`` in the global config)."""
+
+    chunk_budget: int = Field(default=DEFAULT_BUDGET, ge=50)
+    """Largest chunk, in non-whitespace characters."""
+    embedder: Literal["hashing", "minilm"] = "hashing"
+    """Dense embedder: dependency-free hashing, or the packaged MiniLM (embeddings extra)."""
+    k: int = Field(default=8, ge=1)
+    """Hits returned by a search unless the caller asks for another number."""
+    rrf_k: int = Field(default=DEFAULT_RRF_K, ge=1)
+    """Reciprocal-rank-fusion constant: larger flattens the rank weights."""
+    candidates: int = Field(default=50, ge=1)
+    """Candidates each retriever (dense, BM25) contributes before fusion."""
+    lock_timeout_s: float = Field(default=10.0, ge=0)
+    """How long to wait for another process holding the memory's lock."""
