@@ -19,6 +19,7 @@ import os
 import re
 import zlib
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,12 +36,26 @@ def identifier_tokens(text: str) -> list[str]:
     getitemcount)."""
     tokens: list[str] = []
     for word in _WORD.findall(text):
-        parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
-        tokens.extend(parts)
-        whole = word.strip("_").lower()
-        if whole and (len(parts) > 1 or not parts):
-            tokens.append(whole)
+        tokens.extend(_word_tokens(word))
     return tokens
+
+
+@lru_cache(maxsize=1 << 18)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
+    whole = word.strip("_").lower()
+    if whole and (len(parts) > 1 or not parts):
+        parts.append(whole)
+    return tuple(parts)
+
+
+@lru_cache(maxsize=1 << 18)
+def _trigrams(token: str) -> tuple[str, ...]:
+    """Character trigram features of a token longer than three characters."""
+    if len(token) <= 3:
+        return ()
+    padded = f"<{token}>"
+    return tuple("t:" + padded[i : i + 3] for i in range(len(padded) - 2))
 
 
 class Embedder(Protocol):
@@ -75,10 +90,7 @@ class HashingEmbedder:
         features: Counter[str] = Counter()
         for token in identifier_tokens(text):
             features["w:" + token] += 1
-            if len(token) > 3:
-                padded = f"<{token}>"
-                for i in range(len(padded) - 2):
-                    features["t:" + padded[i : i + 3]] += 1
+            features.update(_trigrams(token))
         return features
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -44,21 +44,21 @@ class SandboxConfig(BaseModel):
     """Where the root filesystem tarball and the wheelhouse are cached."""
     memory: str = "4g"
     """Memory cap of the container (swap capped to the same value, i.e. no swap)."""
-    cpus: float = Field(2.0, gt=0)
+    cpus: float = Field(default=2.0, gt=0)
     """CPU quota of the container, in cores."""
-    pids: int = Field(512, ge=16)
+    pids: int = Field(default=512, ge=16)
     """Maximum number of processes and threads in the container."""
     tmp_size: str = "1g"
     """Size of the container's ``/tmp`` tmpfs (counts against ``memory``)."""
-    max_file_size: int = Field(1 << 30, ge=1 << 20)
+    max_file_size: int = Field(default=1 << 30, ge=1 << 20)
     """Largest file a command may write, in bytes (RLIMIT_FSIZE)."""
-    timeout_s: float = Field(900.0, gt=0)
+    timeout_s: float = Field(default=900.0, gt=0)
     """Default hard timeout of one command."""
-    output_cap: int = Field(1 << 20, ge=1024)
+    output_cap: int = Field(default=1 << 20, ge=1024)
     """Bytes of stdout and of stderr kept per command; the rest is counted and dropped."""
     gpu: Literal["auto", "off"] = "auto"
     """``auto`` passes the host's GPUs to the container when Docker has an NVIDIA runtime."""
-    stale_after_s: float = Field(24 * 3600.0, gt=0)
+    stale_after_s: float = Field(default=24 * 3600.0, gt=0)
     """Session containers older than this are removed by ``reap_stale``."""
 
     @field_validator("cache_dir")

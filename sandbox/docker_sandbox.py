@@ -49,7 +49,7 @@ BASE_ENV = {
     "HOME": "/tmp",
     "TMPDIR": "/tmp",
     "PYTHONUNBUFFERED": "1",
-    "PYTHONPYCACHEPREFIX": "/tmp/.pycache",
+    "PYTHONDONTWRITEBYTECODE": "1",
     "XDG_CACHE_HOME": "/tmp/.cache",
     "TRITON_CACHE_DIR": "/tmp/.triton",
     "MPLCONFIGDIR": "/tmp/.matplotlib",

@@ -5,8 +5,9 @@ It serves ``/v1/chat/completions`` (plain and streaming, tool calls, ``response_
 and ``/v1/models``. Each test scripts it with a queue of ``Reply`` objects or a handler,
 can make it reject tools or response formats like a server without those capabilities,
 and can inject faults: rate limits with ``Retry-After``, server errors, hangs past the
-client's timeout, dropped connections, malformed JSON, truncated answers. Every request
-it receives is recorded.
+client's timeout, dropped connections (before or in the middle of a stream), malformed
+JSON, valid JSON that is not a completion, truncated answers. Every request it receives
+is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Fault = Literal["hang", "drop", "malformed", "drop_mid_stream"]
+Fault = Literal["hang", "drop", "malformed", "drop_mid_stream", "not_chat"]
 
 
 @dataclass
@@ -247,6 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
+            return
+        if reply.fault == "not_chat":
+            self._json(200, {"object": "list", "data": []})
             return
         if reply.status != 200:
             self._error(reply.status, reply.error or "error", headers=reply.headers)

@@ -32,7 +32,7 @@ def test_scripted_answers_come_in_order_and_running_out_is_a_clear_error(
     assert isinstance(llm, LLM)
     assert llm.complete([Message("user", "a")], stage="s").text == "first"
     assert llm.complete([Message("user", "b")], stage="s").text == "second"
-    with pytest.raises(LLMError, match="no answer for call 3 .*add answers"):
+    with pytest.raises(LLMError, match=r"no answer for call 3 .*add answers"):
         llm.complete([Message("user", "c")], stage="s")
 
 

@@ -44,7 +44,9 @@ def test_chunks_tile_the_file_byte_for_byte_and_respect_the_budget(path: Path, b
     offset = 0
     for chunk in chunks:
         assert chunk.start_byte == offset and chunk.end_byte > chunk.start_byte
-        assert data[chunk.start_byte : chunk.end_byte].decode("utf-8", "surrogatepass") == chunk.text
+        assert (
+            data[chunk.start_byte : chunk.end_byte].decode("utf-8", "surrogatepass") == chunk.text
+        )
         assert chunk.size == sum(ch not in _ASCII_SPACE for ch in chunk.text)
         assert chunk.size <= budget or _within_one_line(chunk)
         offset = chunk.end_byte
@@ -103,7 +105,8 @@ def test_an_oversized_class_is_split_between_methods_with_scope_and_header() -> 
 
 def test_an_oversized_method_gets_its_ancestors_in_the_header() -> None:
     statements = "".join(f"        total = total + compute_{i}(x)\n" for i in range(80))
-    text = f"class Outer:\n    def run(self, x):\n        total = 0\n{statements}        return total\n"
+    head = "class Outer:\n    def run(self, x):\n        total = 0\n"
+    text = f"{head}{statements}        return total\n"
     chunks = chunk_file("outer.py", text, budget=200)
     body = [c for c in chunks if c.start_line > 3]
     assert body and all(c.scope == ("Outer", "run") for c in body)

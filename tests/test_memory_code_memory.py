@@ -5,6 +5,7 @@ rebuild of a broken store; plus the ranking and embedding pieces it is built fro
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ KERNEL = """__global__ void rms_norm_kernel(const float* x, float* y, int cols) 
 
 
 @pytest.fixture
-def memory(tmp_path: Path) -> ChromaCodeMemory:
+def memory(tmp_path: Path) -> Iterator[ChromaCodeMemory]:
     mem = ChromaCodeMemory(tmp_path / "memory")
     mem.index_file("kernels/softmax.py", SOFTMAX)
     mem.index_file("kernels/norm.py", NORM)
@@ -101,9 +102,10 @@ def test_rewriting_a_file_replaces_only_its_own_chunks(memory: ChromaCodeMemory)
     memory.index_file(
         "kernels/softmax.py", "def log_softmax_stable(x):\n    return x - x.logsumexp(-1)\n"
     )
-    assert memory.search("softmax_reference shifted", filters={"path": "kernels/softmax.py"})[
-        0
-    ].text.startswith("def log_softmax_stable")
+    code = {"path": "kernels/softmax.py", "kind": "code"}
+    assert memory.search("softmax_reference shifted", filters=code)[0].text.startswith(
+        "def log_softmax_stable"
+    )
     assert all(
         "softmax_reference" not in h.text
         for h in memory.search("softmax_reference", k=20, filters={"path": "kernels/softmax.py"})
@@ -170,7 +172,7 @@ def test_a_corrupt_store_is_rebuilt_from_the_repo_with_a_warning(tmp_path: Path)
         ChromaCodeMemory(tmp_path / "m", repo_root=repo) as rebuilt,
     ):
         assert rebuilt.paths() == ["kernels/norm.py"]
-        assert rebuilt.search("rms_norm", k=1)[0].symbol == "rms_norm"
+        assert rebuilt.search("rms_norm", k=1, filters={"kind": "code"})[0].symbol == "rms_norm"
 
 
 def test_unchanged_files_are_not_reindexed(memory: ChromaCodeMemory) -> None:
@@ -198,14 +200,14 @@ def test_hashing_embedder_is_deterministic_normalised_and_similarity_aware() -> 
 
 
 def test_unknown_embedder_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="memory.embedder"):
+    with pytest.raises(ConfigError, match=r"memory\.embedder"):
         make_embedder("word2vec")
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "b", "d"]], rrf_k=60)
-    assert [doc for doc, _ in fused] == ["b", "c", "a", "d"]
-    assert fused[0][1] == pytest.approx(2 / 62)
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d", "a"]], rrf_k=60)
+    assert [doc for doc, _ in fused] == ["b", "a", "d", "c"]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
 
 
 def test_bm25_ranks_by_identifier_tokens_and_honours_allowed_ids() -> None:
@@ -226,8 +228,9 @@ def test_minilm_embedder_runs_offline_from_the_packaged_weights(tmp_path: Path) 
     with ChromaCodeMemory(tmp_path / "m", MemoryConfig(embedder="minilm")) as mem:
         mem.index_file("kernels/norm.py", NORM)
         mem.index_file("kernels/softmax.py", SOFTMAX)
-        assert mem.search("normalise by root mean square", k=1, filters={"kind": "code"})[
-            0
-        ].path == "kernels/norm.py"
+        assert (
+            mem.search("normalise by root mean square", k=1, filters={"kind": "code"})[0].path
+            == "kernels/norm.py"
+        )
     with pytest.warns(RuntimeWarning, match="embedder"), ChromaCodeMemory(tmp_path / "m") as mem:
         assert mem.paths() == []

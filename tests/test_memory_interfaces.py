@@ -61,8 +61,8 @@ def test_python_summary_lists_imports_exports_constants_classes_and_functions() 
     assert "    @property def size(self) -> int" in lines
     assert "    def _helper(self)" in lines
     assert (
-        "def build(config: dict[str, A], strict: bool = False) -> Model  # Build a model from a config."
-        in lines
+        "def build(config: dict[str, A], strict: bool = False) -> Model"
+        "  # Build a model from a config." in lines
     )
     assert "async def fetch(url: str) -> bytes" in lines
     assert "Longer text" not in summary

@@ -25,7 +25,7 @@ def run_benchmark(pipeline: Pipeline, state: dict[str, Any]) -> str:
     elif state.get("tests_failed", 0) or state.get("tests_reason"):
         outcome = "skipped: the tests do not pass, so timings would mean nothing"
     elif not pipeline.sandbox.gpu_available():
-        outcome = f"skipped: {pipeline.sandbox.gpu_reason()}"
+        outcome = f"skipped: {pipeline.sandbox.gpu_reason}"
     else:
         result = pipeline.sandbox.run(
             ["python", BENCH_SCRIPT, "--json", "--out", "bench/results.json"],

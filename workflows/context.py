@@ -9,7 +9,8 @@ Sections, in order and in priority (the first is kept longest):
 3. ``dependencies``: interface summaries of the files it depends on, transitively,
    nearest first (a bounded depth);
 4. ``paper``: the paper passages the components come from;
-5. ``code``: code-memory hits for the instruction.
+5. ``code``: code-memory hits for the instruction (code chunks only: interface
+   summaries are already in ``dependencies`` and paper text in ``paper``).
 
 Each section gets a share of the budget; what it leaves unused is handed to the sections
 that were cut, in priority order. Inside a section items are kept in order, the last one
@@ -294,7 +295,7 @@ def _code_items(
     names = [c.name for c in blueprint.components if c.id in instruction.components]
     query = " ".join([instruction.goal, *names])
     items: list[ContextItem] = []
-    for hit in memory.search(query, k=cfg.memory_hits):
+    for hit in memory.search(query, k=cfg.memory_hits, filters={"kind": "code"}):
         where = f"{hit.path}:{hit.start_line}-{hit.end_line}"
         items.append(ContextItem(where + (f" ({hit.symbol})" if hit.symbol else ""), hit.text))
     return items
