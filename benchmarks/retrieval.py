@@ -27,6 +27,7 @@ import sysconfig
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -168,10 +169,9 @@ def _hold_out(
     if body is None:
         return None
     statements = body.named_children
-    first = 0
-    if statements and statements[0].type == "expression_statement" and statements[0].named_children:
-        if statements[0].named_children[0].type == "string":
-            first = 1
+    opener = statements[0].named_children if statements else []
+    docstring = statements and statements[0].type == "expression_statement"
+    first = 1 if docstring and opener and opener[0].type == "string" else 0
     if len(statements) - first < 2:
         return None
     cut = data.rfind(b"\n", 0, statements[first].start_byte) + 1
@@ -232,7 +232,7 @@ def _spans_from_cuts(path: str, text: str, cuts: list[int]) -> list[Span]:
     data = text.encode("utf-8")
     bounds = sorted({0, len(data), *cuts})
     spans = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in pairwise(bounds):
         piece = data[start:end].decode()
         spans.append(Span(path, start, end, _non_ws(piece), piece, f"{path}\n{piece}"))
     return spans
@@ -270,7 +270,11 @@ def whole_functions(path: str, text: str) -> list[Span]:
     for _, node in definitions(path, text):
         if node.type != "function_definition" or _inside_function(node):
             continue
-        outer = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
+        outer = (
+            node.parent
+            if node.parent is not None and node.parent.type == "decorated_definition"
+            else node
+        )
         cuts.append(data.rfind(b"\n", 0, outer.start_byte) + 1)
         end = data.find(b"\n", node.end_byte)
         cuts.append(len(data) if end < 0 else end + 1)
@@ -307,7 +311,9 @@ def _prefix_bytes(span: Span, budget: int) -> int:
     return span.end - span.start
 
 
-def metrics(ranked: list[Span], relevant: list[Definition], n_relevant_chunks: int) -> dict[str, float]:
+def metrics(
+    ranked: list[Span], relevant: list[Definition], n_relevant_chunks: int
+) -> dict[str, float]:
     top5: set[int] = set()
     for span in ranked[:5]:
         top5 |= covered(span, relevant)
@@ -349,16 +355,23 @@ def evaluate(packages: dict[str, dict[str, str]], queries: list[Query]) -> list[
         }
         vectors: dict[str, dict[str, np.ndarray]] = {
             package: {
-                path: embedder.embed([s.index_text for s in spans]) if spans else np.zeros((0, embedder.dim), np.float32)
+                path: embedder.embed([s.index_text for s in spans])
+                if spans
+                else np.zeros((0, embedder.dim), np.float32)
                 for path, spans in files.items()
             }
             for package, files in base.items()
         }
         tokens: dict[str, dict[str, list[list[str]]]] = {
-            package: {path: [identifier_tokens(s.index_text) for s in spans] for path, spans in files.items()}
+            package: {
+                path: [identifier_tokens(s.index_text) for s in spans]
+                for path, spans in files.items()
+            }
             for package, files in base.items()
         }
-        scores: dict[str, list[dict[str, float]]] = {r: [] for r in ("bm25", "dense", "hybrid", "oracle", "random")}
+        scores: dict[str, list[dict[str, float]]] = {
+            r: [] for r in ("bm25", "dense", "hybrid", "oracle", "random")
+        }
         for query in queries:
             held = chunker(query.path, query.modified)
             spans: list[Span] = []
@@ -379,7 +392,10 @@ def evaluate(packages: dict[str, dict[str, str]], queries: list[Query]) -> list[
             lexical = BM25Index(ids, toks).rank(query.text, POOL)
             dense = dense_ranking(ids, matrix, embedder.embed([query.text])[0], POOL)
             hybrid = [doc for doc, _ in hybrid_ranking(dense, lexical, POOL)]
-            oracle = sorted(relevant_chunks, key=lambda i: (-len(covered(spans[i], query.relevant)), spans[i].size))
+            oracle = sorted(
+                relevant_chunks,
+                key=lambda i: (-len(covered(spans[i], query.relevant)), spans[i].size),
+            )
             shuffled = list(range(len(spans)))
             rng.shuffle(shuffled)
             rankings = {
@@ -390,7 +406,9 @@ def evaluate(packages: dict[str, dict[str, str]], queries: list[Query]) -> list[
                 "random": shuffled[:POOL],
             }
             for name, ranking in rankings.items():
-                scores[name].append(metrics([spans[i] for i in ranking], query.relevant, len(relevant_chunks)))
+                scores[name].append(
+                    metrics([spans[i] for i in ranking], query.relevant, len(relevant_chunks))
+                )
         for name, values in scores.items():
             if name in ("oracle", "random") and chunker_name != "cast-1500":
                 continue
@@ -419,17 +437,27 @@ def main() -> None:
         "queries": len(queries),
         "packages": sorted({q.package for q in queries}),
         "best_cast": ours,
-        "recall@5_gain_over_lines50_points": round(100 * (best(ours, "recall@5") - best("lines-50", "recall@5")), 1),
+        "recall@5_gain_over_lines50_points": round(
+            100 * (best(ours, "recall@5") - best("lines-50", "recall@5")), 1
+        ),
         "recall@budget_best_cast_minus_best_other": round(
-            100 * (max(best(c, "recall@budget") for c in ("cast-1500", "cast-800"))
-                   - max(best(c, "recall@budget") for c in ("lines-50", "functions"))), 1),
+            100
+            * (
+                max(best(c, "recall@budget") for c in ("cast-1500", "cast-800"))
+                - max(best(c, "recall@budget") for c in ("lines-50", "functions"))
+            ),
+            1,
+        ),
     }
     if args.json:
         print(json.dumps({"summary": summary, "rows": rows}, indent=2))
         return
     print(f"{'chunker':10} {'retriever':9} {'R@5':>7} {'MRR@10':>7} {'nDCG@10':>8} {'R@budget':>9}")
     for r in rows:
-        print(f"{r['chunker']!s:10} {r['retriever']!s:9} {r['recall@5']:>7} {r['mrr@10']:>7} {r['ndcg@10']:>8} {r['recall@budget']:>9}")
+        figures = [f"{r[m]:>{w}}" for m, w in (("recall@5", 7), ("mrr@10", 7), ("ndcg@10", 8))]
+        print(
+            f"{r['chunker']!s:10} {r['retriever']!s:9} {' '.join(figures)} {r['recall@budget']:>9}"
+        )
     for key, value in summary.items():
         print(f"{key}: {value}")
 

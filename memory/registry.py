@@ -209,6 +209,13 @@ class InstructionRegistry:
                 return instruction
         return None
 
+    def split_into(self, instruction_id: str) -> list[str]:
+        """The ids of the parts ``instruction_id`` was split into (``[]`` if never split)."""
+        for event in reversed(self.log):
+            if event.action == "split" and event.ids and event.ids[0] == instruction_id:
+                return list(event.ids[1:])
+        return []
+
     def counts(self) -> dict[str, int]:
         """How many instructions are in each status (every status present, zeros included)."""
         result = {s: 0 for s in ("done", "failed", "unimplemented", "pending", "running")}
@@ -219,7 +226,14 @@ class InstructionRegistry:
     # ------------------------------------------------------------------ changes
 
     def mark(self, instruction_id: str, status: InstructionStatus, summary: str = "") -> None:
-        """Set an instruction's status (``running`` counts an attempt) and its summary."""
+        """Set an instruction's status (``running`` counts an attempt) and its summary.
+
+        Marking an instruction that a split replaced is logged and otherwise ignored: its
+        parts carry the work on (the caller that ran it may not know it was split).
+        """
+        if self.split_into(instruction_id) and instruction_id not in self._ids():
+            self._record("mark-ignored", [instruction_id], f"{status}: replaced by a split")
+            return
         instruction = self.get(instruction_id)
         instruction.status = status
         if status == "running":
@@ -322,6 +336,19 @@ class InstructionRegistry:
             blocked.depends_on = [*blocked.depends_on, new.id]
         self._record("append", [new.id] + ([blocks] if blocks else []), reason)
         return new
+
+    def require(self, instruction_id: str, dependency_id: str, reason: str) -> bool:
+        """Make ``instruction_id`` wait for ``dependency_id`` (a dependency the plan missed);
+        ``False`` when it already does, or when that would make a cycle."""
+        instruction = self.get(instruction_id)
+        self.get(dependency_id)
+        if dependency_id in instruction.depends_on:
+            return False
+        if dependency_id == instruction_id or instruction_id in self._ancestors([dependency_id]):
+            return False
+        instruction.depends_on = [*instruction.depends_on, dependency_id]
+        self._record("require", [instruction_id, dependency_id], reason)
+        return True
 
     # ------------------------------------------------------------------ internals
 

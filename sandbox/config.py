@@ -27,7 +27,7 @@ class SandboxConfig(BaseModel):
     kind: Literal["docker", "local"] = "docker"
     """``docker`` (default, isolated) or ``local`` (host subprocesses, only when asked)."""
     image: str = ""
-    """Use this ready image instead of building one from the recipe (empty: build)."""
+    """Run in this image; when it is missing, the recipe is built and also tagged so."""
     base_image: str = ""
     """Start the build from this local image (needs python3 + venv) instead of debootstrap."""
     suite: str = "bookworm"

@@ -89,7 +89,8 @@ class DockerSandbox(RunnerBase):
         if config.gpu == "off":
             self._gpu, self.gpu_reason = False, "GPU disabled (sandbox.gpu = off)"
         else:
-            self._gpu, self.gpu_reason = gpu_runtime(self.client)
+            self._gpu, detail = gpu_runtime(self.client)
+            self.gpu_reason = "" if self._gpu else detail
         self._oom_kills = 0
         self.container = self._acquire()
 

@@ -104,14 +104,14 @@ def build_image(config: SandboxConfig, progress: Progress = lambda _msg: None) -
         if _has_image(client, tag):
             progress(f"image {tag} is ready")
             return tag
-        if config.image:
-            raise SandboxError(
-                f"the configured sandbox image {tag} does not exist; pull or build it, "
-                "or clear sandbox.image to build from the recipe"
-            )
-        base = _base_image(client, config, progress)
-        _fill_wheelhouse(config, progress)
-        _install(client, config, base, tag, progress)
+        recipe_tag = image_tag(config.model_copy(update={"image": ""}))
+        if not _has_image(client, recipe_tag):
+            base = _base_image(client, config, progress)
+            _fill_wheelhouse(config, progress)
+            _install(client, config, base, recipe_tag, progress)
+        if tag != recipe_tag:
+            repository, _, version = tag.partition(":")
+            client.images.get(recipe_tag).tag(repository, version or "latest")
         progress(f"image {tag} built")
         return tag
     finally:

@@ -7,6 +7,7 @@ the same run records as the Docker sandbox.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -48,7 +49,7 @@ class LocalSandbox(RunnerBase):
         """Whether a GPU is visible to host processes (torch decides)."""
         return self.gpu_reason == ""
 
-    @property
+    @functools.cached_property
     def gpu_reason(self) -> str:
         """Empty when a GPU is usable, otherwise why not."""
         probe = subprocess.run(

@@ -92,9 +92,6 @@ class Pipeline:
     def registry(self) -> InstructionRegistry:
         return InstructionRegistry.load(self.session.registry_json)
 
-    def _status(self, status: str) -> None:
-        self.session.update(status=status)
-
     # ------------------------------------------------------------------ nodes
     def ingest(self, state: RunState) -> dict[str, Any]:
         self.session.emit("ingest", "start", pdf=self.session.meta["pdf"])
@@ -147,13 +144,12 @@ class Pipeline:
         blueprint = self.blueprint()
         registry = InstructionRegistry.from_blueprint(blueprint)
         registry.save(self.session.registry_json)
-        self.store.commit("Start: empty repository for " + blueprint.paper.title[:60])
         self.memory.index_paper(
             [(s.heading, s.text) for s in self.document().all_sections() if s.text.strip()]
         )
         counts = registry.counts()
         self.session.emit("plan", "end", instructions=len(registry.instructions))
-        self._status("implementing")
+        self.session.update(stage="implement")
         return {
             "status": "planned",
             "instructions_total": len(registry.instructions),

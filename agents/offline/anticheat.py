@@ -263,10 +263,10 @@ class _Checker(ast.NodeVisitor):
             self.flag("dynamic-code", node, f"calls {label}()")
             return
         if plain in ("setattr", "delattr", "getattr") and node.args:
-            first = node.args[0]
-            if isinstance(first, ast.Name) and first.id in self.aliases:
+            module = self.resolve(node.args[0])
+            if module is not None:
                 rule = "dynamic-code" if plain == "getattr" else "timer-patching"
-                self.flag(rule, node, f"{plain}() on module {first.id!r}")
+                self.flag(rule, node, f"{plain}() on module {module!r}")
             return
         if name is not None:
             self.check_module_call(node, name)
