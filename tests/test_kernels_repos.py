@@ -18,7 +18,9 @@ CATALOGUE = load_catalogue()
 FAST_OPS = {"vector_add", "softmax", "gelu", "rmsnorm"}
 
 
-def run_in_repo(repo: Path, args: list[str], timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+def run_in_repo(
+    repo: Path, args: list[str], timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run ``python ARGS`` in a rendered repo, as a user without a GPU would.
 
     The one place that executes generated code; the sandbox can replace it.
@@ -56,7 +58,7 @@ def test_rendered_repo_passes_its_own_tests_in_interpreter_mode(op: str, tmp_pat
     result = run_in_repo(repo, ["-m", "pytest", "-q", "-p", "no:cacheprovider"])
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "failed" not in output and "error" not in output.lower().split("passed")[-1]
+    assert " failed" not in output and " error" not in output
     assert passed_count(output) >= 20, output[-2000:]
 
 

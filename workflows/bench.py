@@ -36,7 +36,9 @@ def run_benchmark(pipeline: Pipeline, state: dict[str, Any]) -> str:
             atomic_write(session.bench_dir / f"{result.run_id}.json", result.stdout)
             outcome = f"done: {result.run_id} ({_headline(result.stdout)})"
         else:
-            outcome = f"failed: {result.reason or 'exit ' + str(result.exit_code)} ({result.run_id})"
+            outcome = (
+                f"failed: {result.reason or 'exit ' + str(result.exit_code)} ({result.run_id})"
+            )
     session.update(benchmark=outcome)
     session.emit("benchmark", "end", result=outcome)
     return outcome

@@ -22,7 +22,9 @@ class Outcome:
     commit: str | None = None
 
 
-def carry_out(pipeline: Pipeline, registry: InstructionRegistry, instruction: Instruction) -> Outcome:
+def carry_out(
+    pipeline: Pipeline, registry: InstructionRegistry, instruction: Instruction
+) -> Outcome:
     """Run one instruction to a committed, checked result (or an honest failure)."""
     if pipeline.engine == "offline":
         outcome = _render_offline(pipeline, instruction)

@@ -37,9 +37,7 @@ def build_graph(pipeline: Pipeline) -> StateGraph[Any]:
     graph.add_edge("ingest", "distill")
     graph.add_edge("distill", "plan")
     graph.add_conditional_edges("plan", pipeline.after_implement_step, ["implement", "verify"])
-    graph.add_conditional_edges(
-        "implement", pipeline.after_implement_step, ["implement", "verify"]
-    )
+    graph.add_conditional_edges("implement", pipeline.after_implement_step, ["implement", "verify"])
     graph.add_conditional_edges("verify", pipeline.after_verify, ["fix", "benchmark"])
     graph.add_edge("fix", "verify")
     graph.add_edge("benchmark", "report")

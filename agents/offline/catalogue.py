@@ -82,7 +82,9 @@ def load_spec(folder: Path) -> KernelSpec:
     dtypes = tuple(str(d) for d in data.get("dtypes", ["float32", "float16"]))
     unknown = [d for d in dtypes if d not in SUPPORTED_DTYPES]
     if unknown:
-        raise BlueprintError(f"{path}: unsupported dtypes {unknown}; use {sorted(SUPPORTED_DTYPES)}")
+        raise BlueprintError(
+            f"{path}: unsupported dtypes {unknown}; use {sorted(SUPPORTED_DTYPES)}"
+        )
     tolerances = {d: dict(DEFAULT_TOLERANCES[d]) for d in dtypes}
     for dtype, override in data.get("tolerance", {}).items():
         tolerances.setdefault(dtype, {}).update({k: float(v) for k, v in override.items()})

@@ -39,7 +39,8 @@ MIN_SCORE = 12.0
 """Below this an operation is 'mentioned', not 'the paper's subject'."""
 
 _EPS = re.compile(
-    r"(?:\u03b5|\\epsilon|epsilon|eps)\s*(?:=|is set to|of)\s*([0-9.]+(?:\s*[x×·]\s*10\s*[-−]\s*\d+|e[-−]?\d+)?)",
+    r"(?:\u03b5|\\epsilon|epsilon|eps)\s*(?:=|is set to|of)\s*"
+    r"([0-9.]+(?:\s*[x×·]\s*10\s*[-−]\s*\d+|e[-−]?\d+)?)",
     re.IGNORECASE,
 )
 
@@ -61,9 +62,7 @@ def _phrase_patterns(catalogue: dict[str, KernelSpec]) -> list[tuple[str, re.Pat
     ]
 
 
-def _count(
-    text: str, patterns: list[tuple[str, re.Pattern[str]]]
-) -> dict[str, int]:
+def _count(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> dict[str, int]:
     """Mentions per op in ``text``; a span claimed by a longer phrase is not counted again."""
     taken: list[tuple[int, int]] = []
     counts: dict[str, int] = defaultdict(int)
@@ -102,7 +101,9 @@ def score_operations(doc: Document, catalogue: dict[str, KernelSpec]) -> list[Op
     return sorted(ranked, key=lambda e: (-e.score, e.op))
 
 
-def _named_up_front(doc: Document, spec: KernelSpec, patterns: list[tuple[str, re.Pattern[str]]]) -> bool:
+def _named_up_front(
+    doc: Document, spec: KernelSpec, patterns: list[tuple[str, re.Pattern[str]]]
+) -> bool:
     return _count(doc.title + "\n" + doc.abstract, patterns).get(spec.op, 0) > 0
 
 
@@ -117,7 +118,9 @@ def _hyperparameters(doc: Document, spec: KernelSpec) -> list[Hyperparameter]:
         if match:
             found.append(
                 Hyperparameter(
-                    name="eps", value=match.group(1).replace(" ", ""), status="stated",
+                    name="eps",
+                    value=match.group(1).replace(" ", ""),
+                    status="stated",
                     source_section=section.heading,
                 )
             )
@@ -143,7 +146,8 @@ def distill_offline(doc: Document, package: str = "") -> Blueprint:
     )
     chosen = next(
         (
-            e for e in ranked
+            e
+            for e in ranked
             if e.score >= MIN_SCORE and _named_up_front(doc, catalogue[e.op], patterns)
         ),
         None,
@@ -166,9 +170,7 @@ def distill_offline(doc: Document, package: str = "") -> Blueprint:
     target.component = spec.op
     target.params = {**target.params, "package": pkg}
     section_names = chosen.sections[:6]
-    equations = [
-        eq.text for eq in doc.equations if eq.section in section_names
-    ][:6]
+    equations = [eq.text for eq in doc.equations if eq.section in section_names][:6]
     blueprint.components.append(
         Component(
             id=spec.op,
