@@ -82,25 +82,24 @@ def document_units(doc: Document) -> list[Unit]:
 
 def _pieces(text: str, allowance: int) -> list[str]:
     """``text`` cut into pieces of at most ``allowance`` tokens: at paragraphs, then
-    lines, then characters."""
+    lines, then words, then characters. A piece's count is bounded by the sum of its
+    parts' counts plus one per separator."""
     if estimate_tokens(text) <= allowance:
         return [text]
-    for sep in ("\n\n", "\n"):
+    for sep in ("\n\n", "\n", " "):
         parts = [p for p in text.split(sep) if p.strip()]
-        if len(parts) > 1:
-            pieces: list[str] = []
-            current = ""
-            for part in parts:
-                candidate = current + sep + part if current else part
-                if estimate_tokens(candidate) <= allowance:
-                    current = candidate
-                    continue
-                if current:
-                    pieces.append(current)
-                current = part
-            if current:
-                pieces.append(current)
-            return [q for p in pieces for q in _pieces(p, allowance)]
+        if len(parts) < 2:
+            continue
+        pieces: list[list[str]] = [[]]
+        used = 0
+        for part in parts:
+            cost = estimate_tokens(part)
+            if pieces[-1] and used + 1 + cost > allowance:
+                pieces.append([])
+                used = 0
+            used += cost + (1 if len(pieces[-1]) else 0)
+            pieces[-1].append(part)
+        return [q for p in pieces for q in _pieces(sep.join(p), allowance)]
     # Estimates never exceed 4/3 of a token per character, so this many characters fit.
     width = max(1, allowance * 3 // 4)
     return [text[i : i + width] for i in range(0, len(text), width)]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 BENCH_SCRIPT = "bench/bench.py"
 BENCH_TIMEOUT_S = 1800.0
+RESULTS = "bench/results.json"
 
 
 def run_benchmark(pipeline: Pipeline, state: dict[str, Any]) -> str:
@@ -28,13 +29,13 @@ def run_benchmark(pipeline: Pipeline, state: dict[str, Any]) -> str:
         outcome = f"skipped: {pipeline.sandbox.gpu_reason}"
     else:
         result = pipeline.sandbox.run(
-            ["python", BENCH_SCRIPT, "--json", "--out", "bench/results.json"],
-            timeout_s=BENCH_TIMEOUT_S,
-            gpu=True,
+            ["python", BENCH_SCRIPT, "--dtype", "all"], timeout_s=BENCH_TIMEOUT_S, gpu=True
         )
-        if result.exit_code == 0:
-            atomic_write(session.bench_dir / f"{result.run_id}.json", result.stdout)
-            outcome = f"done: {result.run_id} ({_headline(result.stdout)})"
+        results = session.repo_dir / RESULTS
+        if result.exit_code == 0 and results.exists():
+            text = results.read_text(encoding="utf-8")
+            atomic_write(session.bench_dir / f"{result.run_id}.json", text)
+            outcome = f"done: {result.run_id} ({_headline(text)})"
         else:
             outcome = (
                 f"failed: {result.reason or 'exit ' + str(result.exit_code)} ({result.run_id})"
@@ -44,13 +45,14 @@ def run_benchmark(pipeline: Pipeline, state: dict[str, Any]) -> str:
     return outcome
 
 
-def _headline(stdout: str) -> str:
+def _headline(text: str) -> str:
     try:
-        data = json.loads(stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return "results in the run's stdout"
-    rows = data.get("results", data) if isinstance(data, dict) else data
-    return f"{len(rows)} result rows" if isinstance(rows, list) else "results recorded"
+        data = json.loads(text)
+    except ValueError:
+        return "results.json is not valid JSON"
+    rows = data.get("rows", []) if isinstance(data, dict) else []
+    device = data.get("device", "GPU") if isinstance(data, dict) else "GPU"
+    return f"{len(rows)} rows on {device}"
 
 
 def bench_session(session: Session, config: Config) -> str:

@@ -27,6 +27,7 @@ come from the LLM cache).
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -323,7 +324,36 @@ def localise(failures: list[Failure], store: FileStore) -> tuple[list[str], list
             for name in pattern.findall(f"{failure.message}\n{failure.traceback}"):
                 if name not in symbols:
                     symbols.append(name)
+    for test_file in tests:
+        for module in imported_modules(store, test_file):
+            if module not in sources and module not in tests:
+                sources.append(module)
     return [*sources, *(t for t in tests if t not in sources)], symbols
+
+
+def imported_modules(store: FileStore, path: str) -> list[str]:
+    """The repository's own modules that the Python file ``path`` imports (absolute
+    imports resolved from the repository root, ``src/`` layouts included)."""
+    try:
+        tree = ast.parse(store.read(path))
+    except (StoreError, SyntaxError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    found: list[str] = []
+    for name in names:
+        base = name.replace(".", "/")
+        for candidate in (f"{base}.py", f"{base}/__init__.py", f"src/{base}.py"):
+            if store.exists(candidate) and candidate not in found:
+                if not candidate.endswith("__init__.py") or store.read(candidate).strip():
+                    found.append(candidate)
+                break
+    return found
 
 
 # --------------------------------------------------------------------------- retrieve
