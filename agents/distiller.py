@@ -216,11 +216,18 @@ def normalise_hyperparameters(hyperparameters: list[Hyperparameter]) -> list[Hyp
     return fixed
 
 
+def _op_key(op: str) -> str:
+    """An op name as the catalogue spells it (``RMSNorm`` → ``rmsnorm``)."""
+    return op.strip().lower().replace("-", "_").replace(" ", "_")
+
+
 def complete_kernel_target(target: KernelTarget, spec: KernelSpec) -> KernelTarget:
-    """A catalogue op's target with blank fields filled from the catalogue."""
+    """A catalogue op's target under the catalogue's op name, blank fields filled from
+    the catalogue."""
     default = kernel_target(spec)
     return target.model_copy(
         update={
+            "op": spec.op,
             "semantics": target.semantics or default.semantics,
             "shapes": target.shapes or default.shapes,
             "flops": target.flops or default.flops,
@@ -477,7 +484,9 @@ class _Distillation:
             for c in blueprint.components
         ]
         targets = [
-            complete_kernel_target(t, self.catalogue[t.op]) if t.op in self.catalogue else t
+            complete_kernel_target(t, self.catalogue[_op_key(t.op)])
+            if _op_key(t.op) in self.catalogue
+            else t
             for t in blueprint.kernel_targets
         ]
         questions = _unique(

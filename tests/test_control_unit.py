@@ -90,9 +90,7 @@ def chain_content(path: str) -> str:
     test = re.fullmatch(r"tests/test_c(\d+)\.py", path)
     if test:
         c = int(test.group(1))
-        body = "".join(
-            f"from calc.m{k:02d} import f{k:02d}\n" for k in range(4 * c, 4 * c + 4)
-        )
+        body = "".join(f"from calc.m{k:02d} import f{k:02d}\n" for k in range(4 * c, 4 * c + 4))
         checks = "".join(
             f"        assert f{k:02d}(x) == x + {k + 1}\n" for k in range(4 * c, 4 * c + 4)
         )
@@ -124,16 +122,16 @@ def attempt_of(messages: list[Message]) -> int:
 Calls = list[tuple[str, dict[str, Any]]]
 
 
-def tool_script(plan: Callable[[list[str], int, list[Message]], Calls]) -> Script:
+def tool_script(
+    plan: Callable[[list[str], int, list[Message]], Calls],
+) -> Callable[[list[Message]], Completion]:
     """A native tool-calling coder: the first reply of an attempt makes the calls that
-    ``plan(files, attempt, messages)`` returns; once tool results are back it finishes
-    (or makes the next calls ``plan`` returns for the follow-up turn, when any)."""
+    ``plan(files, attempt, messages)`` returns; later replies make the calls
+    ``plan(files, -turn, messages)`` returns, and finish when that is empty."""
 
     def script(messages: list[Message]) -> Completion:
         turn = sum(1 for m in messages if m.role == "assistant")
-        calls = plan(files_of(messages), attempt_of(messages), messages) if turn == 0 else []
-        if turn > 0:
-            calls = plan(files_of(messages), -turn, messages)
+        calls = plan(files_of(messages), -turn if turn else attempt_of(messages), messages)
         if not calls:
             calls = [("finish", {"summary": "wrote " + ", ".join(files_of(messages))})]
         return Completion(
@@ -275,7 +273,7 @@ def test_an_empty_file_is_sent_back_and_the_second_attempt_is_accepted(
     outcome = run_instruction(pipeline, registry, registry.get("I001"), config=cfg())
 
     assert outcome.status == "done" and "attempt 2" in outcome.summary
-    second = [m for m in requests(pipeline) if attempt_of(m) == 2][0]
+    second = next(m for m in requests(pipeline) if attempt_of(m) == 2)
     assert "calc/m00.py: file is empty" in second[2].content
 
 
@@ -320,14 +318,19 @@ def test_an_unsafe_path_is_refused_as_a_tool_error_and_the_coder_recovers(
 def test_an_edit_that_matches_twice_is_refused_and_a_unique_edit_then_applies(
     tmp_path: Path, closing: list[Pipeline]
 ) -> None:
-    start = "def f00(x: int) -> int:\n    y = x\n    return y\n\n\ndef g(x: int) -> int:\n    y = x\n    return y\n"
+    start = (
+        "def f00(x: int) -> int:\n    y = x\n    return y\n\n\n"
+        "def g(x: int) -> int:\n    y = x\n    return y\n"
+    )
 
     def plan(files: list[str], attempt: int, messages: list[Message]) -> Calls:
         path = files[0]
         if attempt == 1:
             return [("write_file", {"path": path, "content": start})]
         if attempt == -1:
-            return [("edit_file", {"path": path, "search": "    y = x\n", "replace": "    y = x + 1\n"})]
+            return [
+                ("edit_file", {"path": path, "search": "    y = x\n", "replace": "    y = x + 1\n"})
+            ]
         if attempt == -2:
             return [
                 (
@@ -448,12 +451,17 @@ def test_a_prompt_refused_as_too_long_is_shrunk_and_retried(
     long_paper = "\n".join(f"Stage detail {n}: " + "the stage adds one " * 12 for n in range(200))
     pipeline, registry = single_file_setup(tmp_path, script, closing)
     document = Document(
-        source="x", sha256="", pages=1, title="t",
+        source="x",
+        sha256="",
+        pages=1,
+        title="t",
         sections=[Section(heading="Method", number="3", text=long_paper)],
     )
     atomic_write(pipeline.session.document_json, document.model_dump_json())
 
-    outcome = run_instruction(pipeline, registry, registry.get("I001"), config=cfg(budget_tokens=8_000))
+    outcome = run_instruction(
+        pipeline, registry, registry.get("I001"), config=cfg(budget_tokens=8_000)
+    )
 
     assert outcome.status == "done"
     shrinks = [e for e in pipeline.session.events() if e["event"] == "shrink"]
@@ -469,9 +477,7 @@ def test_a_prompt_that_never_fits_fails_the_instruction_without_crashing(
         raise LLMError("the prompt is too long for model 'scripted' (context length 10)")
 
     pipeline, registry = single_file_setup(tmp_path, script, closing)
-    outcome = run_instruction(
-        pipeline, registry, registry.get("I001"), config=cfg(max_shrinks=2)
-    )
+    outcome = run_instruction(pipeline, registry, registry.get("I001"), config=cfg(max_shrinks=2))
     assert outcome.status == "failed" and "too long" in outcome.summary
 
 

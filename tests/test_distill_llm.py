@@ -232,7 +232,7 @@ def test_model_supplied_kernel_details_are_kept_over_the_catalogue(tmp_path: Pat
     plan = valid_plan(
         kernel_targets=[
             {
-                "op": "rmsnorm",
+                "op": "RMSNorm",
                 "component": "rmsnorm",
                 "shapes": [{"M": 7, "N": 3}],
                 "params": {"eps": "1e-8"},
@@ -242,6 +242,7 @@ def test_model_supplied_kernel_details_are_kept_over_the_catalogue(tmp_path: Pat
     blueprint = distill(paper(), scripted(tmp_path, Recorder(plans=[plan])), token_budget=16_000)
 
     (target,) = blueprint.kernel_targets
+    assert target.op == "rmsnorm"  # the catalogue's spelling
     assert target.shapes == [{"M": 7, "N": 3}]
     assert target.params["eps"] == "1e-8"
     assert target.flops == load_catalogue()["rmsnorm"].flops

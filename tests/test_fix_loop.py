@@ -110,7 +110,12 @@ class Fixer:
 
 
 @pytest.fixture
-def make_pipeline(tmp_path: Path) -> Iterator[Callable[..., Pipeline]]:
+def make_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Pipeline]]:
+    # The generated repos need no pytest plugin; loading this venv's (hypothesis,
+    # langsmith) would triple the time of every sandbox run.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     opened: list[Pipeline] = []
 
     def build(
