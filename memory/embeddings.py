@@ -14,7 +14,6 @@ downloading default).
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import zlib
@@ -70,41 +69,54 @@ class Embedder(Protocol):
 
 
 class HashingEmbedder:
-    """Signed feature hashing of identifier tokens and character trigrams."""
+    """Signed feature hashing of identifier tokens and character trigrams.
+
+    Each distinct token's features are hashed once and cached as arrays; a text's
+    vector is then a few numpy reductions over its tokens' cached features.
+    """
 
     def __init__(self, dim: int = 512, trigram_weight: float = 0.5) -> None:
         self.dim = dim
         self.trigram_weight = trigram_weight
         self.name = f"hashing-{dim}"
-        self._slots: dict[str, tuple[int, float]] = {}
+        self._tokens: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _slot(self, feature: str) -> tuple[int, float]:
-        slot = self._slots.get(feature)
-        if slot is None:
-            h = zlib.crc32(feature.encode("utf-8", "surrogatepass"))
-            slot = (h % self.dim, 1.0 if (h >> 31) & 1 else -1.0)
-            self._slots[feature] = slot
-        return slot
-
-    def _features(self, text: str) -> Counter[str]:
-        features: Counter[str] = Counter()
-        for token in identifier_tokens(text):
-            features["w:" + token] += 1
-            features.update(_trigrams(token))
-        return features
+    def _token_features(self, token: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(feature hashes, slots, signed scales) of the word and trigram features of
+        ``token``; the hash identifies the feature when counts are pooled."""
+        cached = self._tokens.get(token)
+        if cached is None:
+            features = ["w:" + token, *_trigrams(token)]
+            hashes = np.array(
+                [zlib.crc32(f.encode("utf-8", "surrogatepass")) for f in features], np.int64
+            )
+            signs = np.where((hashes >> 31) & 1, 1.0, -1.0)
+            scales = np.full(len(features), self.trigram_weight)
+            scales[0] = 1.0
+            cached = (hashes, hashes % self.dim, signs * scales)
+            self._tokens[token] = cached
+        return cached
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float64)
         for row, text in enumerate(texts):
-            for feature, count in self._features(text).items():
-                index, sign = self._slot(feature)
-                weight = 1.0 + math.log(count)
-                if feature.startswith("t:"):
-                    weight *= self.trigram_weight
-                out[row, index] += sign * weight
+            counts = Counter(identifier_tokens(text))
+            if not counts:
+                continue
+            parts = [self._token_features(token) for token in counts]
+            hashes = np.concatenate([p[0] for p in parts])
+            slots = np.concatenate([p[1] for p in parts])
+            scales = np.concatenate([p[2] for p in parts])
+            repeats = np.repeat(
+                np.fromiter(counts.values(), np.float64, len(counts)), [len(p[0]) for p in parts]
+            )
+            _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+            pooled = np.bincount(inverse, weights=repeats)
+            weights = (1.0 + np.log(pooled)) * scales[first]
+            out[row] = np.bincount(slots[first], weights=weights, minlength=self.dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return out / norms
+        return (out / norms).astype(np.float32)
 
 
 class MiniLMEmbedder:

@@ -46,7 +46,7 @@ def outer(a: list[float], b: list[float]) -> list[list[float]]:
     return [[ai * bj for bj in b] for ai in a]
 '''
 
-TESTS = '''import math
+TESTS = """import math
 
 from mathlib.ops import mean_square, norm, outer
 
@@ -64,7 +64,7 @@ def test_outer_has_rows_of_a_and_columns_of_b():
     assert len(result) == 2
     assert all(len(row) == 3 for row in result)
     assert result[1][2] == 6.0
-'''
+"""
 
 BUGS = {
     "wrong formula": (
@@ -90,8 +90,11 @@ def implicated(prompt: str) -> str:
     """The part of the fixer prompt that shows implicated files in full."""
     start = prompt.index("## Files implicated by the tracebacks")
     end = min(
-        (prompt.index(h, start) for h in ("\n## Interfaces", "\n## Related", "\n## What happened")
-         if h in prompt[start:]),
+        (
+            prompt.index(h, start)
+            for h in ("\n## Interfaces", "\n## Related", "\n## What happened")
+            if h in prompt[start:]
+        ),
         default=len(prompt),
     )
     return prompt[start:end]
@@ -128,8 +131,11 @@ def make_pipeline(
             sandbox=SandboxConfig(kind="local"),
         )
         session = create_session(
-            SAMPLE_PDF, tmp_path / f"sessions{len(opened)}", config.home,
-            config={}, graph_version="test",
+            SAMPLE_PDF,
+            tmp_path / f"sessions{len(opened)}",
+            config.home,
+            config={},
+            graph_version="test",
         )
         pipeline = Pipeline(session, config)
         llm_config = LLMConfig(
