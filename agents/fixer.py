@@ -167,8 +167,10 @@ _CONFIG_OPTIONS = (
     "-k ",
     "-m ",
     "-p no:",
-    "--co",
+    "--collect-only",
+    "--last-failed",
     "--lf",
+    "--stepwise",
     "--sw",
     "addopts",
 )

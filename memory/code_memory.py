@@ -4,8 +4,11 @@ in one ChromaDB collection, searched by dense + BM25 ranking fused by reciprocal
 One ``ChromaCodeMemory`` is the only writer of its directory (a file lock held from
 open to ``close``). Vectors come from our own embedder (``memory.embeddings``), never
 Chroma's default. A mirror of every record (text and metadata) lives in memory for
-filters and the BM25 index, which is rebuilt lazily after writes. Re-indexing a file
-replaces only that file's chunks and summary; an unchanged file is skipped. A store
+filters and the incremental BM25 index. Chunk ids are content-addressed (path and a
+hash of header and text), so re-indexing a file deletes only the chunks that vanished
+and embeds and adds only the new ones; line spans of the kept chunks live in the file's
+summary record ("layout"), so a shifted chunk costs no write. An unchanged file is
+skipped. A store
 that cannot be opened, or that was built with another embedder, is rebuilt from the
 repository with a warning.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -39,7 +43,7 @@ FILTER_KEYS = frozenset({"path", "language", "symbol", "kind"})
 """Keys ``search`` accepts in ``filters``."""
 
 _COLLECTION = "code_memory"
-_SCHEMA = 1
+_SCHEMA = 2
 _PAPER_PREFIX = "paper:"
 _MAX_REBUILD_FILE_BYTES = 1_000_000
 
@@ -49,8 +53,6 @@ class _Record:
     text: str
     """What a hit shows: the chunk, summary or section text."""
     meta: dict[str, Any]
-    tokens: list[str]
-    """BM25 tokens of the indexed text (path, header, text)."""
 
 
 class ChromaCodeMemory:
@@ -77,7 +79,7 @@ class ChromaCodeMemory:
             ) from exc
         self._embedder = make_embedder(self.config.embedder)
         self._records: dict[str, _Record] = {}
-        self._bm25: BM25Index | None = None
+        self._bm25 = BM25Index()
         self._client: Any = None
         self._collection: Any = None
         try:
@@ -95,6 +97,9 @@ class ChromaCodeMemory:
             stored = (self._collection.metadata or {}).get("embedder")
             if stored != self._embedder.name:
                 raise ValueError(f"store built with embedder {stored!r}")
+            schema = (self._collection.metadata or {}).get("schema")
+            if schema != _SCHEMA:
+                raise ValueError(f"store has schema {schema!r}, not {_SCHEMA}")
             self._load()
         except Exception as exc:
             warnings.warn(
@@ -108,6 +113,7 @@ class ChromaCodeMemory:
             shutil.rmtree(store, ignore_errors=True)
             self._connect(store)
             self._records = {}
+            self._bm25 = BM25Index()
             self._rebuild_from_repo()
 
     def _connect(self, store: Path) -> None:
@@ -130,12 +136,25 @@ class ChromaCodeMemory:
 
     def _load(self) -> None:
         got = self._collection.get(include=["documents", "metadatas"])
+        rows = zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        records = {doc_id: _Record(text or "", dict(meta or {})) for doc_id, text, meta in rows}
+        placed: set[str] = set()
+        for record in records.values():
+            if record.meta.get("kind") == "summary":
+                for doc_id, start_line, end_line in json.loads(record.meta.get("layout", "[]")):
+                    chunk = records.get(doc_id)
+                    if chunk is not None:
+                        chunk.meta["start_line"] = start_line
+                        chunk.meta["end_line"] = end_line
+                        placed.add(doc_id)
+        orphans = {i for i, r in records.items() if r.meta.get("kind") == "code"} - placed
+        if orphans:
+            self._collection.delete(ids=sorted(orphans))
         self._records = {}
-        for doc_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            meta = dict(meta or {})
-            tokens = identifier_tokens(_index_text(meta["path"], meta["header"], text or ""))
-            self._records[doc_id] = _Record(text or "", meta, tokens)
-        self._bm25 = None
+        self._bm25 = BM25Index()
+        for doc_id, record in records.items():
+            if doc_id not in orphans:
+                self._keep(doc_id, record)
 
     def _rebuild_from_repo(self) -> None:
         if self.repo_root is None or not self.repo_root.is_dir():
@@ -167,38 +186,45 @@ class ChromaCodeMemory:
     # ----------------------------------------------------------------- writes
 
     def index_file(self, path: str, text: str) -> None:
-        """Index (or re-index) one file; only its own chunks and summary are replaced.
+        """Index (or re-index) one file; only its own chunks and summary are touched, and
+        of its chunks only those whose text changed are deleted or embedded anew.
         A file whose content is unchanged since it was last indexed is skipped."""
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        current = self._records.get(_summary_id(path))
+        summary_id = _summary_id(path)
+        current = self._records.get(summary_id)
         if current is not None and current.meta.get("sha256") == digest:
             return
         language = detect_language(path)
-        ids: list[str] = []
-        texts: list[str] = []
-        index_texts: list[str] = []
-        metas: list[dict[str, Any]] = []
-        for i, chunk in enumerate(chunk_file(path, text, budget=self.config.chunk_budget)):
-            ids.append(f"{path}#{i}")
-            texts.append(chunk.text)
-            index_texts.append(_index_text(path, chunk.header, chunk.text))
-            metas.append(
-                {
-                    "path": path,
-                    "language": language,
-                    "kind": "code",
-                    "symbol": chunk.symbol,
-                    "symbols": _symbols(chunk.scope, chunk.defines),
-                    "start_line": chunk.start_line,
-                    "end_line": chunk.end_line,
-                    "header": chunk.header,
-                }
-            )
+        new: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        layout: list[tuple[str, int, int]] = []
+        seen: dict[str, int] = {}
+        for chunk in chunk_file(path, text, budget=self.config.chunk_budget):
+            content = hashlib.sha1(
+                f"{chunk.header}\0{chunk.text}".encode("utf-8", "surrogatepass")
+            ).hexdigest()[:20]
+            occurrence = seen.get(content, 0)
+            seen[content] = occurrence + 1
+            doc_id = f"{path}#{content}" + (f"~{occurrence}" if occurrence else "")
+            layout.append((doc_id, chunk.start_line, chunk.end_line))
+            if doc_id in self._records:
+                meta = self._records[doc_id].meta
+                meta["start_line"], meta["end_line"] = chunk.start_line, chunk.end_line
+                continue
+            meta = {
+                "path": path,
+                "language": language,
+                "kind": "code",
+                "symbol": chunk.symbol,
+                "symbols": _symbols(chunk.scope, chunk.defines),
+                "start_line": chunk.start_line,
+                "end_line": chunk.end_line,
+                "header": chunk.header,
+            }
+            new[doc_id] = (chunk.text, _index_text(path, chunk.header, chunk.text), meta)
         summary = summarize(path, text)
-        ids.append(_summary_id(path))
-        texts.append(summary)
-        index_texts.append(summary)
-        metas.append(
+        new[summary_id] = (
+            summary,
+            summary,
             {
                 "path": path,
                 "language": language,
@@ -209,22 +235,31 @@ class ChromaCodeMemory:
                 "end_line": max(1, text.count("\n") + (0 if text.endswith("\n") else 1)),
                 "sha256": digest,
                 "header": "",
-            }
+                "layout": json.dumps(layout),
+            },
         )
-        self._replace(path, ids, texts, index_texts, metas)
+        kept = {doc_id for doc_id, _, _ in layout}
+        stale = [
+            doc_id
+            for doc_id, record in self._records.items()
+            if record.meta.get("path") == path and (doc_id not in kept or doc_id == summary_id)
+        ]
+        self._delete(stale)
+        self._add(
+            list(new),
+            [t for t, _, _ in new.values()],
+            [i for _, i, _ in new.values()],
+            [m for _, _, m in new.values()],
+        )
 
     def remove_file(self, path: str) -> None:
         """Forget one file's chunks and summary."""
-        self._replace(path, [], [], [], [])
+        self._delete([i for i, r in self._records.items() if r.meta.get("path") == path])
 
     def index_paper(self, sections: list[tuple[str, str]]) -> None:
         """Replace the paper's sections (``(heading, text)`` pairs) in the memory; long
         sections are split into line windows under the chunk budget."""
-        stale = [i for i, r in self._records.items() if r.meta.get("kind") == "paper"]
-        if stale:
-            self._collection.delete(ids=stale)
-            for doc_id in stale:
-                del self._records[doc_id]
+        self._delete([i for i, r in self._records.items() if r.meta.get("kind") == "paper"])
         ids: list[str] = []
         texts: list[str] = []
         index_texts: list[str] = []
@@ -250,21 +285,25 @@ class ChromaCodeMemory:
                 )
         self._add(ids, texts, index_texts, metas)
 
-    def _replace(
-        self,
-        path: str,
-        ids: list[str],
-        texts: list[str],
-        index_texts: list[str],
-        metas: list[dict[str, Any]],
-    ) -> None:
-        stale = [i for i, r in self._records.items() if r.meta.get("path") == path]
-        if stale:
-            self._collection.delete(ids=stale)
-            for doc_id in stale:
-                del self._records[doc_id]
-            self._bm25 = None
-        self._add(ids, texts, index_texts, metas)
+    def _delete(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        self._collection.delete(ids=ids)
+        for doc_id in ids:
+            del self._records[doc_id]
+            self._bm25.remove(doc_id)
+
+    def _keep(self, doc_id: str, record: _Record, index_text: str | None = None) -> None:
+        """Mirror one stored record in memory and in the BM25 index."""
+        meta = record.meta
+        self._records[doc_id] = record
+        if index_text is None:
+            index_text = (
+                record.text
+                if meta.get("kind") == "summary"
+                else _index_text(meta["path"], meta.get("header", ""), record.text)
+            )
+        self._bm25.add(doc_id, identifier_tokens(index_text))
 
     def _add(
         self,
@@ -282,8 +321,7 @@ class ChromaCodeMemory:
             metadatas=metas,
         )
         for doc_id, text, meta, index_text in zip(ids, texts, metas, index_texts, strict=True):
-            self._records[doc_id] = _Record(text, meta, identifier_tokens(index_text))
-        self._bm25 = None
+            self._keep(doc_id, _Record(text, meta), index_text)
 
     # ----------------------------------------------------------------- reads
 
@@ -308,7 +346,7 @@ class ChromaCodeMemory:
         pool = self.config.candidates
         fused = hybrid_ranking(
             self._dense(query, pool, filters, allowed),
-            self._lexical().rank(query, pool, allowed),
+            self._bm25.rank(query, pool, allowed),
             k,
             self.config.rrf_k,
         )
@@ -350,12 +388,6 @@ class ChromaCodeMemory:
         )
         ranked: list[str] = result["ids"][0]
         return ranked
-
-    def _lexical(self) -> BM25Index:
-        if self._bm25 is None:
-            ids = list(self._records)
-            self._bm25 = BM25Index(ids, [self._records[i].tokens for i in ids])
-        return self._bm25
 
     def _hit(self, doc_id: str, score: float) -> Hit:
         record = self._records[doc_id]

@@ -407,6 +407,37 @@ def test_an_import_of_a_module_nobody_planned_appends_an_instruction_that_runs_f
     assert (pipeline.session.repo_dir / "calc/helpers.py").read_text() == helpers
 
 
+def test_an_import_of_a_file_planned_later_makes_the_instruction_wait_for_it(
+    tmp_path: Path, closing: list[Pipeline]
+) -> None:
+    importer = (
+        '"""Stage 1."""\n\nfrom calc.m00 import f00\n\n\n'
+        "def f01(x: int) -> int:\n    return f00(x) + 1\n"
+    )
+
+    def plan(files: list[str], attempt: int, messages: list[Message]) -> Calls:
+        if attempt < 0:
+            return []
+        content = importer if files == ["calc/m01.py"] else chain_content(files[0])
+        return [("write_file", {"path": files[0], "content": content})]
+
+    planned = [  # the plan forgot that m01 needs m00, and lists m01 first
+        PlannedFile(path="calc/m01.py", components=["c0"]),
+        PlannedFile(path="calc/m00.py", components=["c0"]),
+    ]
+    pipeline, _ = single_file_setup(tmp_path, tool_script(plan), closing, files=planned)
+    steps = implement_all(pipeline)
+
+    registry = pipeline.registry()
+    assert steps == 3  # m01 (waits), m00, m01 again
+    assert [(i.files[0], i.status) for i in registry] == [
+        ("calc/m01.py", "done"),
+        ("calc/m00.py", "done"),
+    ]
+    assert registry.get("I001").depends_on == ["I002"]
+    assert any(e.action == "require" for e in registry.log)
+
+
 # --------------------------------------------------------------------------- splitting
 
 

@@ -82,6 +82,13 @@ BUGS = {
 }
 
 
+FAILING = {
+    "wrong formula": "tests/test_ops.py::test_mean_square_matches_its_definition",
+    "missing import": "tests/test_ops.py::test_norm_of_a_3_4_vector_is_5",
+    "shape bug": "tests/test_ops.py::test_outer_has_rows_of_a_and_columns_of_b",
+}
+
+
 def edit_block(path: str, search: str, replace: str) -> str:
     return f"```edit {path}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n```\n"
 
@@ -202,7 +209,7 @@ def test_seeded_bug_is_localised_fixed_committed_and_the_suite_goes_green(
     rerun = json.loads(
         (pipeline.session.sandbox_dir / record.rerun / "summary.json").read_text("utf-8")
     )
-    assert all("::test_" in arg for arg in rerun["command"] if arg.startswith("tests/"))
+    assert [arg for arg in rerun["command"] if arg.startswith("tests/")] == [FAILING[bug]]
     assert len(fixer.prompts) == 1
 
 
@@ -308,3 +315,48 @@ def test_budget_exhaustion_stops_the_fix_resumably_and_records_why(
     assert "budget" in pipeline.session.meta["stop_reason"]
     record = load_record(pipeline.session.dir / "fix", 1)
     assert record is not None and record.outcome.startswith("stopped: LLM budget exhausted")
+
+
+def test_a_missing_module_breaking_collection_is_created_by_the_fixer(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    stats_test = (
+        "from mathlib.stats import mean\n\n\n"
+        "def test_mean_of_1_2_3_is_2():\n    assert mean([1.0, 2.0, 3.0]) == 2.0\n"
+    )
+    module = "def mean(values):\n    return sum(values) / len(values)\n"
+
+    def script(messages: list[Message]) -> str:
+        prompt = messages[-1].content
+        if "No module named 'mathlib.stats'" not in prompt:
+            return "No idea."
+        if "### tests/test_stats.py" not in implicated(prompt):
+            return "I cannot see the test that fails."
+        return "The module is missing.\n\n```write mathlib/stats.py\n" + module + "```\n"
+
+    fixer = Fixer(script)
+    files = {**seeded("wrong formula"), "mathlib/ops.py": OPS_OK, "tests/test_stats.py": stats_test}
+    pipeline = make_pipeline(files, fixer)
+    state = run_loop(pipeline)
+
+    assert state["tests_failed"] == 0 and state["tests_passed"] == 4
+    assert pipeline.store.read("mathlib/stats.py") == module
+    record = load_record(pipeline.session.dir / "fix", 1)
+    assert record is not None and record.applied == ["create mathlib/stats.py"]
+
+
+def test_an_answer_without_edit_blocks_is_asked_again_within_the_iteration(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    good, bad = BUGS["wrong formula"]
+
+    def script(messages: list[Message]) -> str:
+        if "held no edit block" not in messages[-1].content:
+            return "The denominator should be len(values)."
+        return edit_block("mathlib/ops.py", bad, good)
+
+    fixer = Fixer(script)
+    state = run_loop(make_pipeline(seeded("wrong formula"), fixer))
+
+    assert len(fixer.prompts) == 2
+    assert state["tests_failed"] == 0 and state["fix_iterations"] == 1

@@ -21,7 +21,7 @@ FAST_OPS = {"vector_add", "softmax", "gelu", "rmsnorm"}
 def run_in_repo(repo: Path, args: list[str], kind: str, timeout_s: float = 600) -> RunResult:
     """Run ``python ARGS`` in a rendered repo through the product's sandbox (Docker when
     reachable, as in CI; the host runner otherwise), as a user without a GPU would."""
-    config = SandboxConfig(kind=kind)
+    config = SandboxConfig.model_validate({"kind": kind})
     sandbox = open_sandbox(
         config,
         repo,

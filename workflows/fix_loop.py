@@ -194,9 +194,14 @@ def _propose_and_apply(
         context.feedback.extend(f"applied: {line}" for line in applied)
         context.feedback.extend(f"rejected: {r.path}: {r.reason}" for r in rejected)
         context.feedback.extend(f"unreadable: {error}" for error in proposal.errors)
-        if not rejected and not proposal.errors:
-            return
+        implicated.extend(
+            path for path in (line.split(" ", 1)[1] for line in applied) if path not in implicated
+        )
         if not proposal.patches and not proposal.errors:
+            context.feedback.append(
+                "your answer held no edit block; answer with edit blocks that fix the failures"
+            )
+        elif not rejected and not proposal.errors:
             return
 
 
@@ -391,7 +396,8 @@ def gather_context(
     if config.related_hits and query.strip():
         hits = memory.search(query[:2000], k=config.related_hits)
     for hit in hits:
-        if hit.kind == "code" and hit.path not in context.files and hit.path not in summarised:
+        wanted = hit.kind in ("code", "summary") and hit.path not in context.files
+        if wanted and hit.path not in summarised and _has_content(store, hit.path):
             summarised.append(hit.path)
     for path in summarised:
         summary = memory.summary(path)
@@ -401,10 +407,17 @@ def gather_context(
             used += tokens
     for hit in hits:
         tokens = count_tokens(hit.text)
-        if hit.path in context.files or used + tokens > budget_tokens:
+        if hit.kind == "summary" or hit.path in context.files or used + tokens > budget_tokens:
             continue
         context.related.append(hit)
         used += tokens
+
+
+def _has_content(store: FileStore, path: str) -> bool:
+    try:
+        return bool(store.read(path).strip())
+    except StoreError:
+        return False
 
 
 def _tail(text: str, limit: int) -> str:
