@@ -51,6 +51,11 @@ def exit_reason(exit_code: int | None) -> str | None:
     return f"exited with status {exit_code}"
 
 
+PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+"""Generated repos' test runs load no plugins the runner happens to have installed:
+same behaviour on the host and in the image, and no seconds of plugin start-up."""
+
+
 class RunnerBase(ABC):
     """``run`` / ``run_tests`` over an ``_execute`` primitive; results saved under runs_dir."""
 
@@ -114,7 +119,7 @@ class RunnerBase(ABC):
         run_id, run_dir = new_run_dir(self.runs_dir)
         junit_path = f"{self.scratch_dir}/junit-{run_id}.xml"
         command = [*self._python(), "-m", "pytest", *pytest_args(junit_path, args)]
-        done = self._execute(command, timeout_s, dict(env or {}), gpu)
+        done = self._execute(command, timeout_s, {**PYTEST_ENV, **(env or {})}, gpu)
         xml = self._read_file(junit_path)
         tests = parse_junit(xml, self.repo_root) if xml else []
         reason = done.reason or pytest_reason(done.exit_code, tests, xml is not None)
