@@ -39,7 +39,7 @@ def build_graph(pipeline: Pipeline) -> StateGraph[Any]:
     graph.add_conditional_edges("plan", pipeline.after_implement_step, ["implement", "verify"])
     graph.add_conditional_edges("implement", pipeline.after_implement_step, ["implement", "verify"])
     graph.add_conditional_edges("verify", pipeline.after_verify, ["fix", "benchmark"])
-    graph.add_edge("fix", "verify")
+    graph.add_conditional_edges("fix", pipeline.after_fix, ["verify", "benchmark"])
     graph.add_edge("benchmark", "report")
     graph.add_edge("report", END)
     return graph
@@ -47,5 +47,5 @@ def build_graph(pipeline: Pipeline) -> StateGraph[Any]:
 
 def graph_version() -> str:
     """A fingerprint of the graph's shape, recorded in ``session.toml``."""
-    shape = "|".join(NODES) + "|plan>implement*>verify<>fix>benchmark>report|state-v1"
+    shape = "|".join(NODES) + "|plan>implement*>verify<>fix>benchmark>report|fix-stall|state-v1"
     return hashlib.sha256(shape.encode()).hexdigest()[:12]

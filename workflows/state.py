@@ -27,6 +27,8 @@ class RunState(TypedDict, total=False):
     tests_failed: int
     tests_reason: str
     fix_iterations: int
+    fix_stalled: bool
+    """The last fix iteration changed nothing (no acceptable patch): stop fixing."""
     best_commit: str
     best_passed: int
     stop_reason: str
