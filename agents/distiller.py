@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import operator
+import warnings
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict, TypeVar
 
@@ -542,9 +543,14 @@ def distill(
     ``token_budget`` prompt tokens; ``BlueprintError`` when it stays invalid after
     ``max_repair_rounds`` repairs or the budget cannot hold a call."""
     run = _Distillation(doc, llm, token_budget, max_repair_rounds)
-    final = run.graph().invoke(
-        {"concept_parts": [], "algorithm_parts": []},
-        config={"max_concurrency": _concurrency(llm, max_concurrency)},
-    )
+    # Called inside the session graph's node, this small graph would inherit its
+    # durability="sync" and wait for checkpoint saves it never makes (it has no saver).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*durability.*")
+        final = run.graph().invoke(
+            {"concept_parts": [], "algorithm_parts": []},
+            config={"max_concurrency": _concurrency(llm, max_concurrency)},
+            durability="exit",
+        )
     blueprint: Blueprint = final["blueprint"]
     return blueprint

@@ -8,8 +8,9 @@ call would get is measured (estimated tokens, :func:`count_tokens`) for three
 strategies:
 
 * ``ours``: :func:`assemble_context`: instruction, blueprint slice, interface
-  summaries of the file's dependencies (two hops), code-memory hits from the real
-  ``ChromaCodeMemory`` (hashing embedder + BM25), under a 16k budget;
+  summaries of the file's dependencies (direct ones in full, two-hop ones as an
+  outline), code-memory hits from the real ``ChromaCodeMemory`` (hashing embedder +
+  BM25), under a 16k budget;
 * ``growing-summary``: instruction and blueprint slice plus the summary of every file
   written so far (DeepCode's approach);
 * ``all-files``: instruction and blueprint slice plus the full text of every file

@@ -79,7 +79,7 @@ PLAN: dict[str, Any] = {
 
 CONTENT = {
     "osm/__init__.py": '"""Online softmax in pure Python."""\n',
-    "osm/softmax.py": '''"""The online softmax: one pass keeps the running max and the rescaled sum."""
+    "osm/softmax.py": '''"""Online softmax: one pass keeps the running max and rescaled sum."""
 
 import math
 
@@ -93,7 +93,7 @@ def online_softmax(xs: list[float]) -> list[float]:
         running_max = new_max
     return [math.exp(x - running_max) / total for x in xs]
 ''',
-    "tests/test_softmax.py": '''import math
+    "tests/test_softmax.py": """import math
 
 from osm.softmax import online_softmax
 
@@ -106,7 +106,7 @@ def test_online_softmax_matches_the_two_pass_definition() -> None:
     got = online_softmax(xs)
     assert all(abs(a - b) < 1e-12 for a, b in zip(got, expected))
     assert abs(sum(got) - 1.0) < 1e-12
-''',
+""",
 }
 
 TEXT_PROTOCOL_FILES = {"tests/test_softmax.py"}
@@ -271,16 +271,19 @@ def test_a_run_stopped_while_waiting_resumes_at_the_same_request(isolated_home: 
     stopping = exchange_config(isolated_home, timeout_s=1.5)
     with Answerer(stopping.sessions_root, up_to=3), pytest.raises(LLMError) as stopped:
         start_run(SAMPLE_PDF, stopping)
-    assert re.search(r"no answer to exchange request 0004 after 1.5s; write it to \S+", str(stopped.value))
+    assert re.search(
+        r"no answer to exchange request 0004 after 1.5s; write it to \S+", str(stopped.value)
+    )
     (session_dir,) = list(stopping.sessions_root.iterdir())
     session = load_session(session_dir)
     assert session.status == "failed"
     assert request_numbers(session) == [1, 2, 3, 4]
     assert response_numbers(session) == [1, 2, 3]
     waiting = (session.llm_dir / "exchange" / "requests" / "0004.json").read_text("utf-8")
-    assert "Files to write: osm/__init__.py" in json.loads(waiting)["request"]["messages"][1][
-        "content"
-    ]
+    assert (
+        "Files to write: osm/__init__.py"
+        in json.loads(waiting)["request"]["messages"][1]["content"]
+    )
 
     with Answerer(stopping.sessions_root) as answerer:
         summary = resume_run(session, exchange_config(isolated_home))

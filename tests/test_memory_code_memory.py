@@ -234,3 +234,66 @@ def test_minilm_embedder_runs_offline_from_the_packaged_weights(tmp_path: Path) 
         )
     with pytest.warns(RuntimeWarning, match="embedder"), ChromaCodeMemory(tmp_path / "m") as mem:
         assert mem.paths() == []
+
+
+def _module(functions: int, edited: int | None = None) -> str:
+    parts = []
+    for i in range(functions):
+        body = f"    total_{i} = value * {i}\n"
+        if i == edited:
+            body += f"    edited_marker = total_{i} + 1\n"
+        parts.append(f"def helper_{i}(value):\n{body}    return total_{i}\n")
+    return "\n\n".join(parts)
+
+
+def test_an_edit_embeds_only_changed_chunks_and_shifts_the_spans_of_later_ones(
+    tmp_path: Path,
+) -> None:
+    config = MemoryConfig(chunk_budget=60)
+    original, edited = _module(8), _module(8, edited=2)
+    with ChromaCodeMemory(tmp_path / "m", config) as mem:
+        mem.index_file("pkg/helpers.py", original)
+        before = {i: (r.text, r.meta["start_line"]) for i, r in mem._records.items()}
+        mem.index_file("pkg/helpers.py", edited)
+        after = {i: (r.text, r.meta["start_line"]) for i, r in mem._records.items()}
+        vanished, added = set(before) - set(after), set(after) - set(before)
+        assert {"def helper_2" in before[i][0] for i in vanished - {"pkg/helpers.py#summary"}} == {
+            True
+        }
+        new_texts = {text for text, _ in after.values()}
+        assert {i for i in before if before[i][0] not in new_texts} == vanished - {
+            "pkg/helpers.py#summary"
+        }
+        assert any("edited_marker" in after[i][0] for i in added)
+        later = [
+            i
+            for i in set(before) & set(after)
+            if "def helper_7" in before[i][0] and not i.endswith("#summary")
+        ]
+        assert later and all(after[i][1] == before[i][1] + 1 for i in later)
+        assert mem._collection.count() == len(after)
+    with ChromaCodeMemory(tmp_path / "m", config) as reopened:
+        hit = reopened.search("helper_7 total_7", k=1, filters={"kind": "code"})[0]
+        assert "def helper_7" in hit.text
+        lines = edited.splitlines()
+        assert lines[hit.start_line - 1 : hit.end_line] == hit.text.rstrip("\n").splitlines()
+        assert "edited_marker" in reopened.search("edited_marker", k=1)[0].text
+
+
+def test_incremental_bm25_ranks_like_an_index_built_from_scratch() -> None:
+    documents = {
+        "a": "def rms_norm(x): variance mean",
+        "b": "def softmax(x): exp sum",
+        "c": "rmsNorm kernel launch grid",
+        "d": "layer norm mean variance eps",
+    }
+    index = BM25Index(list(documents), list(documents.values()))
+    index.remove("b")
+    index.add("c", "softmax kernel exp grid")
+    index.add("e", "norm helper")
+    final = {"a": documents["a"], "c": "softmax kernel exp grid", "d": documents["d"]}
+    final["e"] = "norm helper"
+    fresh = BM25Index(list(final), list(final.values()))
+    for query in ("norm variance", "softmax exp", "kernel grid norm"):
+        assert index.rank(query, 10) == fresh.rank(query, 10)
+    assert "b" not in index.rank("softmax exp sum", 10)

@@ -7,7 +7,9 @@ Sections, in order and in priority (the first is kept longest):
 2. ``blueprint``: the slice of the blueprint for the instruction's components (their
    description, equations, hyperparameters, kernel targets, planned files and tests);
 3. ``dependencies``: interface summaries of the files it depends on, transitively,
-   nearest first (a bounded depth);
+   nearest first (a bounded depth); direct dependencies in full, farther ones as an
+   outline (their top-level names and signatures), since the coder calls only what it
+   imports and farther files matter only as what exists;
 4. ``paper``: the paper passages the components come from;
 5. ``code``: code-memory hits for the instruction (code chunks only: interface
    summaries are already in ``dependencies`` and paper text in ``paper``).
@@ -50,6 +52,8 @@ _PIECE = re.compile(r"[A-Za-z]+|\d+|\n|[^\sA-Za-z\d]")
 _TRUNCATED = "[... truncated to fit the context budget]"
 _MIN_PARTIAL_TOKENS = 48
 _ITEM_OVERHEAD = 12
+_IMPORT_LINE = re.compile(r"^(?:import\s|from\s+\S+\s+import\s|#\s*include\b)")
+_DOC_COMMENT = re.compile(r"\s{2}#\s.*$")
 
 
 def count_tokens(text: str) -> int:
@@ -81,6 +85,9 @@ class ContextConfig(BaseModel):
     """Largest prompt (system + user message) sent to the coder."""
     max_dependency_depth: int = Field(default=2, ge=0)
     """How many hops of the file plan's ``depends_on`` are summarised (1 = direct only)."""
+    full_summary_depth: int = Field(default=1, ge=0)
+    """Hops up to which a dependency gets its whole interface summary; farther ones get
+    an outline (top-level names and signatures, no imports, members or doc comments)."""
     memory_hits: int = Field(default=6, ge=0)
     """Code-memory chunks retrieved for the instruction."""
     shares: dict[str, float] = Field(
@@ -253,11 +260,24 @@ def _dependency_items(
                 seen.add(dep)
                 following.append(dep)
                 summary = summaries(dep).strip()
+                if summary and depth > cfg.full_summary_depth:
+                    summary = outline(summary)
                 if summary:
                     label = "direct dependency" if depth == 1 else f"dependency, {depth} hops"
                     items.append(ContextItem(f"{dep} ({label})", summary))
         frontier = following
     return items
+
+
+def outline(summary: str) -> str:
+    """An interface summary cut to its header line and top-level definitions, without
+    imports, indented members (methods, fields) or trailing doc comments."""
+    lines = summary.splitlines()
+    kept = lines[:1]
+    for line in lines[1:]:
+        if line.strip() and not line[0].isspace() and not _IMPORT_LINE.match(line):
+            kept.append(_DOC_COMMENT.sub("", line))
+    return "\n".join(kept)
 
 
 def _paper_items(
