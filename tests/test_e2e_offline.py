@@ -196,12 +196,11 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, sandbox_kin
     assert json.loads(resumed.stdout)["status"] == "done"
 
 
-def test_plan_only_stops_at_the_blueprint_and_resume_continues(
-    tmp_path: Path, sandbox_kind: str
-) -> None:
-    home, out = tmp_path / "home", tmp_path / "out"
+def plan_only(tmp_path: Path, sandbox_kind: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A session run with --plan-only (home and sessions under ``tmp_path``)."""
+    out = tmp_path / "out"
     planned = cli(
-        home,
+        tmp_path / "home",
         sandbox_kind,
         "run",
         str(SAMPLE_PDF),
@@ -213,7 +212,14 @@ def test_plan_only_stops_at_the_blueprint_and_resume_continues(
         "--json",
     )
     assert planned.returncode == 0, planned.stderr[-3000:]
-    session = only_session(out)
+    return planned, only_session(out)
+
+
+def test_plan_only_stops_at_the_blueprint_and_resume_continues(
+    tmp_path: Path, sandbox_kind: str
+) -> None:
+    home = tmp_path / "home"
+    planned, session = plan_only(tmp_path, sandbox_kind)
     assert json.loads(planned.stdout)["status"] == "planned"
     assert (session / "blueprint.md").read_text().startswith("# Blueprint")
     assert not (session / "registry.json").exists()
@@ -227,21 +233,8 @@ def test_plan_only_stops_at_the_blueprint_and_resume_continues(
 
 
 def test_a_second_runner_on_the_same_session_is_refused(tmp_path: Path, sandbox_kind: str) -> None:
-    home, out = tmp_path / "home", tmp_path / "out"
-    planned = cli(
-        home,
-        sandbox_kind,
-        "run",
-        str(SAMPLE_PDF),
-        "--llm",
-        "offline",
-        "--plan-only",
-        "-o",
-        str(out),
-        "-q",
-    )
-    assert planned.returncode == 0, planned.stderr[-3000:]
-    session = only_session(out)
+    home = tmp_path / "home"
+    _, session = plan_only(tmp_path, sandbox_kind)
     toml_before = (session / "session.toml").read_text()
     with FileLock(str(session / ".lock"), timeout=0):
         proc = cli(home, sandbox_kind, "resume", str(session))
