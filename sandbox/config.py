@@ -52,8 +52,6 @@ class SandboxConfig(BaseModel):
     """Size of the container's ``/tmp`` tmpfs (counts against ``memory``)."""
     max_file_size: int = Field(default=1 << 30, ge=1 << 20)
     """Largest file a command may write, in bytes (RLIMIT_FSIZE)."""
-    timeout_s: float = Field(default=900.0, gt=0)
-    """Default hard timeout of one command."""
     output_cap: int = Field(default=1 << 20, ge=1024)
     """Bytes of stdout and of stderr kept per command; the rest is counted and dropped."""
     gpu: Literal["auto", "off"] = "auto"
