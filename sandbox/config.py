@@ -52,6 +52,11 @@ class SandboxConfig(BaseModel):
     """Size of the container's ``/tmp`` tmpfs (counts against ``memory``)."""
     max_file_size: int = Field(default=1 << 30, ge=1 << 20)
     """Largest file a command may write, in bytes (RLIMIT_FSIZE)."""
+    max_repo_growth: int = Field(default=2 << 30, ge=1 << 20)
+    """Bytes one command may add to the session's repo in total; past it the command is
+    killed and the files it created are deleted."""
+    max_repo_files: int = Field(default=100_000, ge=100)
+    """Files one command may create in the session's repo (same treatment)."""
     output_cap: int = Field(default=1 << 20, ge=1024)
     """Bytes of stdout and of stderr kept per command; the rest is counted and dropped."""
     gpu: Literal["auto", "off"] = "auto"

@@ -86,3 +86,9 @@ def test_each_command_has_help(command: str) -> None:
     proc = cli(command, "--help")
     assert proc.returncode == 0
     assert "Usage" in proc.stdout
+
+
+def test_sandbox_status_without_an_engine_says_how_to_start_one(tmp_path: Path) -> None:
+    proc = cli("sandbox", "status", env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    assert_one_error_line(proc, "Docker engine is not reachable")
+    assert "--sandbox local" in proc.stderr

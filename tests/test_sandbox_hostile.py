@@ -28,6 +28,7 @@ LIMITS = SandboxConfig(
     pids=96,
     tmp_size="32m",
     max_file_size=8 << 20,
+    max_repo_growth=24 << 20,
 )
 
 Attack = Callable[[str, float], RunResult]
@@ -207,3 +208,21 @@ def test_filling_the_disk_hits_the_tmpfs_and_file_size_limits(
     assert "No space left" in messages and "File too large" in messages
     filler = tmp_path / "repo" / "filler"
     assert filler.stat().st_size <= LIMITS.max_file_size
+
+
+def test_filling_the_disk_with_many_files_hits_the_repo_quota(
+    attack: Attack, tmp_path: Path
+) -> None:
+    result = attack(
+        "import os\n"
+        "def test_fill_repo_with_files():\n"
+        "    os.makedirs('/repo/junk', exist_ok=True)\n"
+        "    for i in range(100000):\n"
+        "        with open(f'/repo/junk/part-{i}', 'wb') as fh:\n"
+        "            fh.write(b'z' * (4 << 20))\n",
+        120,
+    )
+    assert not result.ok
+    assert result.reason is not None and "over the repo quota" in result.reason
+    assert result.duration_s < 60
+    assert not any((tmp_path / "repo" / "junk").iterdir())

@@ -170,3 +170,59 @@ def test_junit_parsing_of_native_tracebacks_relativises_repo_paths() -> None:
 
 def test_broken_junit_xml_yields_no_tests() -> None:
     assert parse_junit("<testsuites><testcase", "/repo") == []
+
+
+FLOOD = """
+import os, time
+
+def test_flood():
+    os.makedirs("flood", exist_ok=True)
+    for i in range(100000):
+        with open(f"flood/part-{i}", "wb") as fh:
+            fh.write(os.urandom(1 << 20))
+        time.sleep(0.01)
+"""
+
+
+def test_a_command_writing_past_the_repo_quota_is_stopped_and_its_files_deleted(
+    make_local: MakeLocal,
+) -> None:
+    box = make_local({"tests/test_flood.py": FLOOD, "keep.txt": "old\n"}, max_repo_growth=8 << 20)
+    result = box.run_tests(timeout_s=120)
+    assert not result.ok
+    assert result.reason is not None and "over the repo quota" in result.reason
+    assert result.duration_s < 60
+    repo = box.repo_dir
+    assert list((repo / "flood").iterdir()) == []
+    assert (repo / "keep.txt").read_text() == "old\n"
+    assert (repo / "tests" / "test_flood.py").read_text() == FLOOD
+
+
+def test_too_many_new_files_in_the_repo_fail_the_run_even_when_it_ends_quickly(
+    make_local: MakeLocal,
+) -> None:
+    many = (
+        "import os\n"
+        "def test_many():\n"
+        "    os.makedirs('many', exist_ok=True)\n"
+        "    for i in range(300):\n"
+        "        open(f'many/f{i}', 'w').close()\n"
+    )
+    box = make_local({"tests/test_many.py": many}, max_repo_files=100)
+    result = box.run_tests(timeout_s=60)
+    assert result.passed == 1
+    assert not result.ok
+    assert result.reason is not None and "created more than 100 files" in result.reason
+    assert not any((box.repo_dir / "many").iterdir())
+
+
+def test_a_run_within_the_repo_quota_keeps_what_it_wrote(make_local: MakeLocal) -> None:
+    writes = (
+        "def test_writes():\n"
+        "    with open('out.bin', 'wb') as fh:\n"
+        "        fh.write(b'x' * (1 << 20))\n"
+    )
+    box = make_local({"tests/test_writes.py": writes}, max_repo_growth=8 << 20)
+    result = box.run_tests(timeout_s=60)
+    assert result.ok, result.reason
+    assert (box.repo_dir / "out.bin").stat().st_size == 1 << 20
