@@ -82,6 +82,31 @@ WEAKENING = {
         "    assert True\n",
         "removes assertions from test_max_error_is_small",
     ),
+    "assert compares the output with itself": (
+        "    assert (softmax(x) - softmax_ref(x)).abs().max() < 1e-6\n",
+        "    assert softmax(x).sum() == softmax(x).sum()\n",
+        "removes assertions from test_max_error_is_small",
+    ),
+    "assert made a true comparison of constants": (
+        "    assert (softmax(x) - softmax_ref(x)).abs().max() < 1e-6\n",
+        "    assert 0 < 1e-6\n",
+        "removes assertions from test_max_error_is_small",
+    ),
+    "assert made true by an or": (
+        "    assert (softmax(x) - softmax_ref(x)).abs().max() < 1e-6\n",
+        "    assert (softmax(x) - softmax_ref(x)).abs().max() < 1e-6 or True\n",
+        "removes assertions from test_max_error_is_small",
+    ),
+    "allclose of the output with itself": (
+        "    assert torch.allclose(softmax(x).sum(-1), torch.ones(3), 1e-6, 1e-7)\n",
+        "    assert torch.allclose(softmax(x).sum(-1), softmax(x).sum(-1), 1e-6, 1e-7)\n",
+        "removes assertions from test_rows_sum_to_one",
+    ),
+    "assert_close of the output with itself": (
+        "    torch.testing.assert_close(softmax(x), softmax_ref(x))\n",
+        "    torch.testing.assert_close(softmax(x), softmax(x))\n",
+        "removes assertions from test_matches_exactly_on_zeros",
+    ),
     "skip marker": (
         "def test_half_precision():",
         "@pytest.mark.skip(reason='fp16 is flaky')\ndef test_half_precision():",
@@ -153,6 +178,7 @@ ALLOWED = {
         "x = torch.randn(3, 5).to(torch.float16)",
     ),
     "new helper import": ("import torch\n", "import math\n\nimport torch\n"),
+    "expected value corrected": ("torch.ones(3), 1e-6", "torch.ones(3, dtype=x.dtype), 1e-6"),
 }
 
 
