@@ -1,13 +1,17 @@
 """Ranking for the code memory: an incremental BM25 index over identifier tokens, dense
-ranking by cosine similarity, and their fusion by reciprocal rank.
+ranking by cosine similarity, their fusion by reciprocal rank, and a definition index
+("go to definition": the chunks that define the names a query uses) ranked ahead of
+the fused list.
 
 ``ChromaCodeMemory`` and ``benchmarks/retrieval.py`` both rank through
-``hybrid_ranking``, so the benchmark measures the product's ranking code.
+``hybrid_ranking``, ``DefinitionIndex`` and ``definitions_first``, so the benchmark
+measures the product's ranking code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -136,3 +140,79 @@ def hybrid_ranking(
 ) -> list[tuple[str, float]]:
     """The top ``k`` of the dense and BM25 rankings fused by reciprocal rank."""
     return reciprocal_rank_fusion([dense, lexical], rrf_k)[:k]
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MIN_NAME_CHARS = 3
+"""Shorter names (``f``, ``x``, ``op``) are too ambiguous to look up."""
+
+
+class DefinitionIndex:
+    """Which documents define which names (the bare name: ``Cache.get`` → ``get``).
+
+    ``rank`` scores a document by the names it defines that the query mentions, each
+    worth ``1 / (documents defining it)``, so a name defined once weighs more than one
+    defined in many places; ties keep the order of ``tiebreak``, then insertion order.
+    Dunder names and names under ``MIN_NAME_CHARS`` characters are not looked up."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, tuple[str, ...]] = {}
+        self._docs: dict[str, dict[str, None]] = {}
+
+    def add(self, doc_id: str, names: Iterable[str]) -> None:
+        """Record (or replace) what ``doc_id`` defines; qualified names are reduced to
+        their last part."""
+        self.remove(doc_id)
+        bare = tuple(dict.fromkeys(n.rsplit(".", 1)[-1] for n in names if n))
+        bare = tuple(n for n in bare if _searchable(n))
+        if not bare:
+            return
+        self._names[doc_id] = bare
+        for name in bare:
+            self._docs.setdefault(name, {})[doc_id] = None
+
+    def remove(self, doc_id: str) -> None:
+        """Forget what ``doc_id`` defines (no-op when it defines nothing)."""
+        for name in self._names.pop(doc_id, ()):
+            docs = self._docs[name]
+            docs.pop(doc_id, None)
+            if not docs:
+                del self._docs[name]
+
+    def rank(
+        self,
+        query: str,
+        n: int,
+        allowed: set[str] | None = None,
+        tiebreak: Sequence[str] = (),
+    ) -> list[tuple[str, float]]:
+        """Up to ``n`` (id, score) pairs of documents defining names used in ``query``,
+        best first."""
+        scores: dict[str, float] = {}
+        for name in dict.fromkeys(_IDENTIFIER.findall(query)):
+            docs = self._docs.get(name)
+            if not docs:
+                continue
+            share = 1.0 / len(docs)
+            for doc in docs:
+                if allowed is None or doc in allowed:
+                    scores[doc] = scores.get(doc, 0.0) + share
+        position = {doc: i for i, doc in enumerate(tiebreak)}
+        last = len(position)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], position.get(item[0], last)))
+        return ranked[:n]
+
+
+def _searchable(name: str) -> bool:
+    return len(name) >= MIN_NAME_CHARS and not (name.startswith("__") and name.endswith("__"))
+
+
+def definitions_first(
+    definitions: Sequence[tuple[str, float]], fused: Sequence[tuple[str, float]], k: int
+) -> list[tuple[str, float]]:
+    """The documents defining names the query uses (scored ``1 + definition score``, so
+    above any fused score), then the rest of the fused ranking; the top ``k``."""
+    first = [(doc, 1.0 + score) for doc, score in definitions]
+    seen = {doc for doc, _ in first}
+    rest = [(doc, score) for doc, score in fused if doc not in seen]
+    return (first + rest)[:k]
