@@ -25,7 +25,7 @@ class MemoryConfig(BaseModel):
     """Dense embedder: dependency-free hashing, or the packaged MiniLM (embeddings extra)."""
     k: int = Field(default=8, ge=1)
     """Hits returned by a search unless the caller asks for another number."""
-    rrf_k: int = Field(default=DEFAULT_RRF_K, ge=1)
+    rrf_k: int = Field(default=DEFAULT_RRF_K, ge=3)
     """Reciprocal-rank-fusion constant: larger flattens the rank weights."""
     candidates: int = Field(default=50, ge=1)
     """Candidates each retriever (dense, BM25) contributes before fusion."""

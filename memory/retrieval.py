@@ -1,10 +1,11 @@
 """Ranking for the code memory: an incremental BM25 index over identifier tokens, dense
 ranking by cosine similarity, their fusion by reciprocal rank, and a definition index
 ("go to definition": the chunks that define the names a query uses) ranked ahead of
-the fused list.
+the fused list, followed by the chunks defining the names that the best fused match
+uses (pseudo-relevance feedback).
 
 ``ChromaCodeMemory`` and ``benchmarks/retrieval.py`` both rank through
-``hybrid_ranking``, ``DefinitionIndex`` and ``definitions_first``, so the benchmark
+``hybrid_ranking``, ``DefinitionIndex`` and ``definition_ranking``, so the benchmark
 measures the product's ranking code.
 """
 
@@ -208,11 +209,44 @@ def _searchable(name: str) -> bool:
 
 
 def definitions_first(
-    definitions: Sequence[tuple[str, float]], fused: Sequence[tuple[str, float]], k: int
+    definitions: Sequence[tuple[str, float]],
+    fused: Sequence[tuple[str, float]],
+    k: int,
+    related: Sequence[tuple[str, float]] = (),
 ) -> list[tuple[str, float]]:
-    """The documents defining names the query uses (scored ``1 + definition score``, so
-    above any fused score), then the rest of the fused ranking; the top ``k``."""
+    """The top ``k`` of: the documents defining names the query uses (scored
+    ``1 + definition score``, above 1), then the ``related`` ones (scored in (0.5, 1)),
+    then the rest of the fused ranking (reciprocal-rank scores, at most 0.5 for
+    ``rrf_k >= 3``)."""
     first = [(doc, 1.0 + score) for doc, score in definitions]
-    seen = {doc for doc, _ in first}
-    rest = [(doc, score) for doc, score in fused if doc not in seen]
-    return (first + rest)[:k]
+    first += [(doc, 0.5 + 0.5 * score / (1.0 + score)) for doc, score in related]
+    ranked: dict[str, float] = {}
+    for doc, score in [*first, *fused]:
+        ranked.setdefault(doc, score)
+    return list(ranked.items())[:k]
+
+
+def definition_ranking(
+    index: DefinitionIndex,
+    query: str,
+    fused: Sequence[tuple[str, float]],
+    k: int,
+    best: tuple[str, str] | None = None,
+    allowed: set[str] | None = None,
+) -> list[tuple[str, float]]:
+    """The product's ranking: the documents defining names ``query`` uses; then ``best``
+    (id and text of the best fused match) and the documents defining names its text uses
+    and the query does not (pseudo-relevance feedback: code like the query's calls the
+    same helpers); then the rest of ``fused``; the top ``k``. Ties keep the fused order."""
+    order = [doc for doc, _ in fused]
+    direct = index.rank(query, k, allowed, order)
+    seen = {doc for doc, _ in direct}
+    related: list[tuple[str, float]] = []
+    if best is not None:
+        best_id, text = best
+        mentioned = set(_IDENTIFIER.findall(query))
+        names = " ".join(n for n in dict.fromkeys(_IDENTIFIER.findall(text)) if n not in mentioned)
+        used = index.rank(names, k + len(seen), allowed, order)
+        top = max((score for _, score in used), default=1.0)
+        related = [(best_id, top), *((doc, score) for doc, score in used if doc != best_id)]
+    return definitions_first(direct, fused, k, [(d, s) for d, s in related if d not in seen])
