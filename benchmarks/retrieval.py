@@ -62,9 +62,7 @@ BOOTSTRAP = 2000
 SANITY = ("oracle", "random")
 PerQuery = dict[tuple[str, str], dict[str, list[float]]]
 """(chunker, retriever) → metric → one value per query."""
-RETRIEVERS = (
-    "bm25", "dense", "hybrid", "symbols+hybrid", "symbols+feedback", "oracle", "random"
-)  # fmt: skip
+RETRIEVERS = ("bm25", "dense", "hybrid", "symbols+hybrid", "symbols+feedback", *SANITY)
 POOL = 50
 _STDLIB = Path(sysconfig.get_paths()["stdlib"])
 _SITE = Path(sysconfig.get_paths()["purelib"])

@@ -366,13 +366,18 @@ class ChromaCodeMemory:
             pool,
             self.config.rrf_k,
         )
-        code = (
-            (doc, record.text)
-            for doc, record in ((doc, self._records.get(doc)) for doc, _ in fused)
-            if record is not None and record.meta.get("kind") == "code"
+        ranked = definition_ranking(
+            self._definitions, query, fused, k, self._best_code(fused), allowed
         )
-        ranked = definition_ranking(self._definitions, query, fused, k, next(code, None), allowed)
         return [self._hit(doc_id, score) for doc_id, score in ranked]
+
+    def _best_code(self, fused: list[tuple[str, float]]) -> tuple[str, str] | None:
+        """Id and text of the best-ranked code chunk (the feedback for the lookup)."""
+        for doc, _ in fused:
+            record = self._records.get(doc)
+            if record is not None and record.meta.get("kind") == "code":
+                return doc, record.text
+        return None
 
     def summary(self, path: str) -> str:
         """The interface summary of ``path``; ``""`` when the file is not indexed."""

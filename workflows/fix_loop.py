@@ -96,9 +96,10 @@ class FixRecord:
 # --------------------------------------------------------------------------- the node's work
 
 
-def fix_once(pipeline: Pipeline, state: RunState, config: FixConfig | None = None) -> str:
-    """Run one fix iteration against the latest verify run; a one-line summary of it."""
-    config = config or pipeline.config.fix
+def fix_once(pipeline: Pipeline, state: RunState) -> str:
+    """Run one fix iteration against the latest verify run (bounded by the ``[fix]``
+    settings); a one-line summary of it."""
+    config = pipeline.config.fix
     session, store = pipeline.session, pipeline.store
     iteration = int(state.get("fix_iterations", 0)) + 1
     runs = list(state.get("verify_runs", []))
