@@ -136,9 +136,9 @@ def test_sections_come_in_order_and_fit_the_budget(
         user.index(h)
         for h in (
             "Your instruction",
-            "What the paper",
-            "Interfaces",
+            "What the paper",  # the paper-derived sections, in one data block
             "From the paper",
+            "Interfaces",
             "Related code",
         )
     ]

@@ -396,10 +396,10 @@ def test_partial_analyses_of_every_segment_are_merged_for_the_planner(tmp_path: 
     segments = recorder.kinds()[STAGE_ALGORITHMS]
     assert segments > 2
     (plan_prompt,) = recorder.users(STAGE_PLAN)
-    concepts_part, algorithms_part = plan_prompt.split("--- concept analysis ---")[1].split(
-        "--- algorithm analysis ---"
+    concepts_part, algorithms_part = plan_prompt.split("\nConcept analysis:\n")[1].split(
+        "\nAlgorithm analysis:\n"
     )
-    merged = json.loads(algorithms_part.split("--- end of analyses ---")[0])
+    merged = json.loads(algorithms_part.split("\n</paper-data")[0])
     ids = [a["id"] for a in merged["algorithms"]]
     assert ids.count("rmsnorm") == 1
     assert sorted(ids[1:]) == sorted(

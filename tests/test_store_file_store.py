@@ -181,3 +181,31 @@ def test_restore_returns_tree_to_an_earlier_commit_as_new_commit(store: FileStor
     assert [m for _, m in store.log()] == ["back to good", "worse", "good"]
     with pytest.raises(StoreError, match="no commit"):
         store.restore("0" * 40, "bad")
+
+
+def test_rolling_back_keeps_the_users_files_aside_instead_of_deleting_them(
+    tmp_path: Path,
+) -> None:
+    aside = tmp_path / "recovered"
+    store = FileStore(tmp_path / "repo", aside_dir=aside)
+    store.write("pkg/core.py", "x = 1\n")
+    store.commit("first")
+    (store.root / "notes.md").write_text("my notes\n")
+    (store.root / "results" / "run.csv").parent.mkdir()
+    (store.root / "results" / "run.csv").write_text("a,b\n")
+    (store.root / "pkg" / "core.py").write_text("x = 2  # my change\n")
+    told: list[tuple[Path, list[str]]] = []
+    store.on_aside = lambda folder, paths: told.append((folder, paths))
+
+    changed = store.discard_uncommitted()
+
+    assert changed == ["notes.md", "pkg/core.py", "results/run.csv"]
+    assert store.read("pkg/core.py") == "x = 1\n"
+    assert not (store.root / "notes.md").exists() and not (store.root / "results").exists()
+    folder = store.moved_aside
+    assert folder is not None and folder.parent == aside
+    assert (folder / "notes.md").read_text() == "my notes\n"
+    assert (folder / "results" / "run.csv").read_text() == "a,b\n"
+    assert (folder / "pkg" / "core.py").read_text() == "x = 2  # my change\n"
+    assert told == [(folder, changed)]
+    assert store.discard_uncommitted() == [] and store.moved_aside is None
