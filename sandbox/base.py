@@ -107,6 +107,10 @@ class RunnerBase(ABC):
     def _python(self) -> list[str]:
         """The interpreter that runs pytest."""
 
+    def _runner_flags(self) -> list[str]:
+        """Options of ``run_pytest.py`` (``--reap-user`` where the runner owns a uid)."""
+        return []
+
     def run(
         self,
         command: list[str],
@@ -131,7 +135,8 @@ class RunnerBase(ABC):
         """Run pytest on ``args`` (test paths or node ids; all of them when ``None``) and
         return per-test results that the tested code could not have written."""
         run_id, run_dir = new_run_dir(self.runs_dir)
-        runner = [*self._python(), f"{self.runner_dir}/run_pytest.py", f"{timeout_s:g}"]
+        runner = [*self._python(), f"{self.runner_dir}/run_pytest.py", *self._runner_flags()]
+        runner.append(f"{timeout_s:g}")
         command = [*runner, *pytest_args(args, self.repo_root)]
         refused = self.preflight(self.repo_dir) if self.preflight is not None else None
         if refused is not None:

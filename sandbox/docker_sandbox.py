@@ -48,6 +48,8 @@ KEEPER_UID = 65534
 """The keeper (``sleep``) runs as ``nobody`` so that killing the sandbox user spares it."""
 REPO_MOUNT = "/repo"
 RUNNER_MOUNT = "/opt/p2r-runner"
+REAP_USER = "for i in 1 2 3 4 5 6 7 8; do kill -9 -1 2>/dev/null || break; done"
+"""Kill every other process of the calling user (run as the last step of each command)."""
 BASE_ENV = {
     "HOME": "/tmp",
     "TMPDIR": "/tmp",
@@ -186,6 +188,9 @@ class DockerSandbox(RunnerBase):
     def _python(self) -> list[str]:
         return ["python"]
 
+    def _runner_flags(self) -> list[str]:
+        return ["--reap-user"]
+
     def _execute(
         self,
         argv: list[str],
@@ -201,7 +206,11 @@ class DockerSandbox(RunnerBase):
             _hand_repo_to(self.repo_dir, _uid(self.run_user))
         api = self.client.api
         quota = RepoQuota(self.repo_dir, self.config.max_repo_growth, self.config.max_repo_files)
-        wrapped = argv if own_timeout else ["timeout", "-s", "KILL", f"{timeout_s:.3f}s", *argv]
+        if own_timeout:
+            wrapped = argv
+        else:
+            limit = f"timeout -s KILL {timeout_s:.3f}s"
+            wrapped = ["sh", "-c", f'{limit} "$@"; s=$?; {REAP_USER}; exit $s', "sh", *argv]
         start = time.monotonic()
         try:
             exec_id = api.exec_create(
@@ -226,7 +235,9 @@ class DockerSandbox(RunnerBase):
 
         over_quota = supervise(ended, timeout_s + GRACE_S, quota)
         escalated = over_quota is None and reader.is_alive()
-        self._kill_user_processes()
+        exit_code = None if reader.is_alive() else _exit_code(api, exec_id)
+        if exit_code is None or exit_code >= 128 or over_quota is not None:
+            self._kill_user_processes()
         if reader.is_alive():
             reader.join(GRACE_S)
             if reader.is_alive():
@@ -257,9 +268,8 @@ class DockerSandbox(RunnerBase):
 
     def _kill_user_processes(self) -> None:
         """Kill every process of the sandbox user; restart the container if that fails."""
-        script = "for i in 1 2 3 4 5 6 7 8; do kill -9 -1 2>/dev/null || exit 0; done"
         try:
-            result = self.container.exec_run(["sh", "-c", script], user=self.run_user)
+            result = self.container.exec_run(["sh", "-c", REAP_USER], user=self.run_user)
         except DockerException:
             self._restart()
             return

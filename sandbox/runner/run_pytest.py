@@ -1,6 +1,8 @@
 """Run pytest in a child process and forward its plugin's records on stdout.
 
-Usage: ``python run_pytest.py TIMEOUT_S [pytest args...]``.
+Usage: ``python run_pytest.py [--reap-user] TIMEOUT_S [pytest args...]``; with
+``--reap-user`` (the Docker sandbox, where the tests own a uid) every other process of
+the user is killed once the report is out.
 
 This process never imports the code under test. It makes itself undumpable (so a
 process of the same user can neither open ``/proc/<pid>/fd`` nor ptrace it), gives the
@@ -18,6 +20,7 @@ import ctypes
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +42,20 @@ def undumpable() -> bool:
         return False
 
 
+def reap_user() -> None:
+    """Kill every other process of this user (the sandbox gives the tests a uid of their
+    own, so nothing the tests started outlives the run)."""
+    for _ in range(8):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+
+
 def main(argv: list[str]) -> int:
+    reap = argv[:1] == ["--reap-user"]
+    if reap:
+        argv = argv[1:]
     timeout_s = float(argv[0])
     protected = undumpable()
     read_fd, write_fd = os.pipe()
@@ -100,6 +116,8 @@ def main(argv: list[str]) -> int:
     }
     sys.stdout.write(json.dumps(report))
     sys.stdout.flush()
+    if reap:
+        reap_user()
     return 124 if timed_out else (code if code >= 0 else 128 - code)
 
 
