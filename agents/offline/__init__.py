@@ -1,3 +1,3 @@
-"""The offline engine: the distiller, planner and coder roles without an LLM, built on
-the kernel catalogue (``catalogue``) and guarded by the static anti-cheat check
-(``anticheat``)."""
+"""The offline engine: the distiller and coder roles without an LLM, built on the kernel
+catalogue (``agents/catalogue.py``, shared with the LLM distiller) and guarded by the
+static anti-cheat check (``agents/guards/anticheat.py``)."""
