@@ -184,17 +184,45 @@ def test_a_report_forged_from_inside_the_tests_is_refused(box: Box) -> None:
     assert result.reason is not None and "refused" in result.reason
 
 
-def test_a_conftest_hook_that_turns_failures_into_passes_is_refused(box: Box) -> None:
-    hook = (
-        "import pytest\n"
-        "@pytest.hookimpl(hookwrapper=True)\n"
-        "def pytest_runtest_makereport(item, call):\n"
-        "    outcome = yield\n"
-        "    outcome.get_result().outcome = 'passed'\n"
-    )
-    result = box.tests({"tests/conftest.py": hook, "tests/test_k.py": FAILING})
+HOOK = (
+    "import pytest\n"
+    "@pytest.hookimpl(hookwrapper=True)\n"
+    "def pytest_runtest_makereport(item, call):\n"
+    "    outcome = yield\n"
+    "    outcome.get_result().outcome = 'passed'\n"
+)
+PATCHER = (
+    "import numpy as np\n"
+    "import numpy.testing as npt\n"
+    "np.testing.assert_allclose = lambda *a, **k: None\n"
+    "setattr(npt, 'assert_array_equal', lambda *a, **k: None)\n"
+)
+CLOSE = (
+    "import numpy as np\nimport pkg.cheat\n"
+    "def test_close():\n"
+    "    np.testing.assert_allclose(np.ones(3), np.zeros(3))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ({"tests/conftest.py": HOOK, "tests/test_k.py": FAILING}, "pytest_runtest_makereport"),
+        ({"pkg/cheat.py": PATCHER, "tests/test_k.py": CLOSE}, "numpy.testing"),
+        ({"tests/test_k.py": "def test_ok():\n    assert True\n"}, "asserts nothing"),
+        (
+            {"tests/conftest.py": "collect_ignore = ['test_k.py']\n", "tests/test_k.py": FAILING},
+            "not collected",
+        ),
+    ],
+    ids=["conftest-hook", "monkeypatched-assert", "assert-true", "collection-narrowed"],
+)
+def test_a_run_that_would_turn_failures_into_passes_fails_with_the_reason(
+    box: Box, files: dict[str, str], why: str
+) -> None:
+    result = box.tests(files)
     assert not result.ok and result.passed == 0
-    assert result.reason is not None and "pytest_runtest_makereport" in result.reason
+    assert result.reason is not None and why in result.reason
 
 
 def test_a_conftest_written_by_the_tests_themselves_is_refused_on_the_next_run(box: Box) -> None:
@@ -210,36 +238,6 @@ def test_a_conftest_written_by_the_tests_themselves_is_refused_on_the_next_run(b
     second = box.sandbox.run_tests(timeout_s=60)
     assert not second.ok
     assert second.reason is not None and "pytest_collection_modifyitems" in second.reason
-
-
-def test_monkeypatched_assertion_helpers_in_package_code_are_refused(box: Box) -> None:
-    patcher = (
-        "import numpy as np\n"
-        "import numpy.testing as npt\n"
-        "np.testing.assert_allclose = lambda *a, **k: None\n"
-        "setattr(npt, 'assert_array_equal', lambda *a, **k: None)\n"
-    )
-    test = (
-        "import numpy as np\nimport pkg.cheat\n"
-        "def test_close():\n"
-        "    np.testing.assert_allclose(np.ones(3), np.zeros(3))\n"
-    )
-    result = box.tests({"pkg/cheat.py": patcher, "tests/test_k.py": test})
-    assert not result.ok and result.passed == 0
-    assert result.reason is not None and "numpy.testing" in result.reason
-
-
-def test_tests_that_assert_nothing_cannot_make_a_green_run(box: Box) -> None:
-    result = box.tests({"tests/test_k.py": "def test_ok():\n    assert True\n"})
-    assert not result.ok
-    assert result.reason is not None and "asserts nothing" in result.reason
-
-
-def test_a_collection_narrowed_without_hooks_fails_the_run(box: Box) -> None:
-    narrowed = "collect_ignore = ['test_k.py']\n"
-    result = box.tests({"tests/conftest.py": narrowed, "tests/test_k.py": FAILING})
-    assert not result.ok
-    assert result.reason is not None and "not collected" in result.reason
 
 
 def test_a_test_file_named_like_an_option_is_a_path_not_an_option(box: Box) -> None:
