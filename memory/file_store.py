@@ -367,11 +367,12 @@ class FileStore:
         self.sweep()
         status = repo.git.status("--porcelain", "-z", "--untracked-files=all")
         changed = _porcelain_paths(status)
-        tracked = repo.head.is_valid()
-        self.moved_aside = self._set_aside(changed, tracked=tracked) if changed else None
+        has_head = repo.head.is_valid()
+        committed = set(repo.git.ls_files("-z").split("\x00")) if has_head else set()
+        self.moved_aside = self._set_aside(changed, committed) if changed else None
         if self.moved_aside is not None and self.on_aside is not None:
             self.on_aside(self.moved_aside, changed)
-        if repo.head.is_valid():
+        if has_head:
             repo.git.reset("-q", "--hard", "HEAD")
         self._tell(changed)
         return changed
@@ -379,19 +380,14 @@ class FileStore:
     moved_aside: Path | None = None
     """Where the last :meth:`discard_uncommitted` put what it took out of the tree."""
 
-    def _set_aside(self, paths: list[str], *, tracked: bool) -> Path:
-        """Move untracked files and copy changed tracked ones to a fresh aside folder."""
+    def _set_aside(self, paths: list[str], committed: set[str]) -> Path:
+        """Move untracked files and copy changed ``committed`` ones to a fresh aside folder."""
         base = self.aside_dir or self.root.with_name(self.root.name + ".aside")
         folder = base / time.strftime("%Y%m%d-%H%M%S")
         suffix = 1
         while folder.exists():
             suffix += 1
             folder = base / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
-        committed: set[str] = set()
-        if tracked:
-            repo = self._repo(create=False)
-            assert repo is not None
-            committed = set(repo.git.ls_files("-z").split("\x00"))
         for rel in paths:
             source = self.root / rel
             try:

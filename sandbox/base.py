@@ -154,7 +154,7 @@ class RunnerBase(ABC):
                     f"(collection was changed): {', '.join(missing[:5])}"
                 )
         if reason is None:
-            reason = pytest_reason(report.exit_code, report.tests, True)
+            reason = pytest_reason(report.exit_code, report.tests)
         timed_out = done.timed_out or report.timed_out
         killed = f"timed out after {timeout_s:g}s (killed)" if report.timed_out else None
         console = Execution(

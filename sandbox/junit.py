@@ -67,7 +67,7 @@ def relative_to_repo(path: str, repo_root: str) -> str:
     return path
 
 
-def pytest_reason(exit_code: int | None, tests: list[TestCase], junit_found: bool) -> str | None:
+def pytest_reason(exit_code: int | None, tests: list[TestCase]) -> str | None:
     """Why a pytest run failed when its per-test outcomes alone do not say."""
     if exit_code in PYTEST_EXIT_REASONS:
         reason = PYTEST_EXIT_REASONS[exit_code]
@@ -77,8 +77,6 @@ def pytest_reason(exit_code: int | None, tests: list[TestCase], junit_found: boo
         return reason
     if exit_code == 0 and not any(t.outcome == "passed" for t in tests):
         return "no test passed (all skipped or none reported)"
-    if exit_code in (0, 1) and not junit_found:
-        return "pytest wrote no JUnit report"
     if exit_code not in (0, 1):
         return f"pytest exited with status {exit_code}"
     return None

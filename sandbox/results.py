@@ -58,6 +58,7 @@ def read_report(stdout: str, repo_root: str) -> Report:
         problems.append("the test report was larger than the runner keeps")
     phases: dict[str, dict[str, dict[str, Any]]] = {}
     collected: list[str] | None = None
+    known: set[str] = set()
     finishes = 0
     for line in outer["records"]:
         record = _record(line)
@@ -70,11 +71,12 @@ def read_report(stdout: str, repo_root: str) -> Report:
                 problems.append("the collection was reported twice")
                 continue
             collected = [str(i) for i in record.get("ids", [])]
+            known = set(collected)
         elif kind == "collect":
             _collect_record(record, report, repo_root)
         elif kind == "report":
             nodeid, when = str(record.get("nodeid", "")), str(record.get("when", ""))
-            if collected is None or nodeid not in set(collected):
+            if collected is None or nodeid not in known:
                 problems.append(f"a result for {nodeid!r}, which was never collected")
                 continue
             if when not in _PHASES or when in phases.setdefault(nodeid, {}):
