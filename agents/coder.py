@@ -121,15 +121,16 @@ def _mode(native: bool) -> ToolMode:
 
 def _run(executor: ToolExecutor, call: ToolCall, errors: list[str]) -> str:
     result = executor.execute(call)
-    if result.startswith("ERROR:"):
-        errors.append(f"{call.name} {_label(call)}: {result[len('ERROR:') :].strip()}".strip())
+    if result.failed:
+        errors.append(f"{call.name} {_label(call)}: {result.reason.strip()}".strip())
     return result
 
 
 def _label(call: ToolCall) -> str:
-    """A short name for a call in feedback: its path or query."""
-    for key in ("path", "query"):
+    """A short name for a call in feedback: its path, query or command (its first line)."""
+    for key in ("path", "query", "command"):
         value = call.arguments.get(key) if isinstance(call.arguments, dict) else None
         if isinstance(value, str):
-            return value
+            first = value.strip().splitlines()[0] if value.strip() else ""
+            return first if len(first) <= 120 else first[:120] + " ..."
     return ""

@@ -119,9 +119,12 @@ class RunnerBase(ABC):
         env: dict[str, str] | None = None,
         gpu: bool = False,
     ) -> RunResult:
-        """Run a command in the repo directory; a timeout kills it and is a failure."""
+        """Run a command in the repo directory; a timeout kills it and is a failure. A
+        leading ``python`` is the interpreter that runs the tests (the image's, or the
+        host's own for ``local``)."""
         run_id, run_dir = new_run_dir(self.runs_dir)
-        done = self._execute(command, timeout_s, dict(env or {}), gpu)
+        argv = [*self._python(), *command[1:]] if command[:1] == ["python"] else command
+        done = self._execute(argv, timeout_s, dict(env or {}), gpu)
         return _record(run_dir, run_id, command, done, [], exit_reason(done.exit_code), None)
 
     def run_tests(

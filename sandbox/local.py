@@ -81,7 +81,9 @@ class LocalSandbox(RunnerBase):
         *,
         own_timeout: bool = False,
     ) -> Execution:
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        # ``python`` in a command is the interpreter the tests run in (``_python``).
+        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": path, **env}
         quota = RepoQuota(self.repo_dir, self.config.max_repo_growth, self.config.max_repo_files)
         start = time.monotonic()
         try:

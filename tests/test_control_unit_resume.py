@@ -53,7 +53,6 @@ class ScriptedContext(RunContext):
     @cached_property
     def llm(self):
         config = LLMConfig(
-            provider="scripted",
             model="scripted",
             prices={{"scripted": ModelPrice(input_per_1m=10.0, output_per_1m=10.0)}},
             max_cost_usd=None if budget == "none" else float(budget),

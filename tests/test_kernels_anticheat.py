@@ -82,6 +82,21 @@ ADVERSARIAL = {
         """,
         header="import threading\n",
     ),
+    "streams": kernel_with(
+        """
+        def fast(x, out=None):
+            side = torch.cuda.Stream()
+            with torch.cuda.stream(side):
+                launch(x, out)
+            return out
+        """
+    ),
+    "lazy-output": kernel_with(
+        """
+        def fast(x, out=None):
+            return lambda: launch(x, out)
+        """
+    ),
     "tensor-subclass": kernel_with(
         """
         class Lazy(torch.Tensor):

@@ -27,13 +27,12 @@ class Verdict(BaseModel):
 
 def exchange_llm(llm_dir: Path, on_wait: Any = None, **overrides: Any) -> AccountedLLM:
     settings: dict[str, Any] = {
-        "provider": "exchange",
         "model": "human",
         "exchange_poll_s": 0.02,
         "exchange_timeout_s": 5.0,
     }
     settings.update(overrides)
-    return make_llm(LLMConfig(**settings), llm_dir, on_wait=on_wait)
+    return make_llm(LLMConfig(**settings), llm_dir, provider="exchange", on_wait=on_wait)
 
 
 def write_answer(path: Path, text: str) -> None:

@@ -41,7 +41,6 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 def llm_for(server: FakeOpenAIServer, llm_dir: Path, **overrides: Any) -> AccountedLLM:
     settings: dict[str, Any] = {
-        "provider": "openai",
         "model": MODEL,
         "base_url": server.base_url,
         "api_key": "sk-test",

@@ -21,8 +21,7 @@ from test_control_unit import (
     tool_script,
 )
 from test_distill_llm import (
-    STAGE_ALGORITHMS,
-    STAGE_CONCEPTS,
+    STAGE_ANALYSIS,
     STAGE_PLAN,
     STAGE_REPAIR,
     Recorder,
@@ -134,14 +133,14 @@ def test_every_distill_request_of_an_injected_paper_carries_it_in_one_data_block
 
     assert "~/x.py" not in [f.path for f in blueprint.files]
     kinds = [kind for kind, _ in recorder.calls]
-    assert set(kinds) == {STAGE_CONCEPTS, STAGE_ALGORITHMS, STAGE_PLAN, STAGE_REPAIR}
+    assert set(kinds) == {STAGE_ANALYSIS, STAGE_PLAN, STAGE_REPAIR}
     sent = [r.messages for r in llm.backend.requests]  # type: ignore[attr-defined]
-    assert len(sent) == len(kinds) == 4
+    assert len(sent) == len(kinds) == 3
     for messages in sent:
         content = assert_paper_is_data(messages)
         assert "RMSNorm" in content
     for kind, messages in recorder.calls:
-        if kind in (STAGE_CONCEPTS, STAGE_ALGORITHMS):
+        if kind == STAGE_ANALYSIS:
             content = assert_paper_is_data(messages)
             assert "RMSNorm divides by the RMS." in content and "We propose RMSNorm." in content
     (repair,) = recorder.users(STAGE_REPAIR)

@@ -119,6 +119,7 @@ def test_tool_specs_are_json_schema_objects_with_required_fields() -> None:
         "search_code",
         "write_file",
         "edit_file",
+        "run",
         "finish",
     ]
     for spec in TOOL_SPECS:

@@ -19,6 +19,8 @@ class Outcome:
     status: InstructionStatus
     summary: str
     commit: str | None = None
+    attempts: int = 1
+    """Coder attempts it took (each one is counted in the registry)."""
 
 
 CodeRole = Callable[[RunContext, InstructionRegistry, Instruction], Outcome]

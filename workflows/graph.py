@@ -7,7 +7,7 @@ The flow is data (:data:`NODES`, :data:`EDGES`, :data:`BRANCHES`): :func:`build_
 wires it with the nodes of ``workflows/nodes.py`` bound to one run context, and
 :func:`graph_version` is a digest of the same data and of the state's fields, so a
 changed flow is noticed on resume without anyone updating a version by hand. A new
-stage is a function in ``nodes.py`` and a line here.
+stage is a ``@recorded`` function in ``nodes.py`` and a line here.
 """
 
 from __future__ import annotations

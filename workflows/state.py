@@ -6,7 +6,7 @@ where the run is, so checkpoints stay small and survive code changes.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class RunState(TypedDict, total=False):
@@ -15,13 +15,7 @@ class RunState(TypedDict, total=False):
     """created → ingested → distilled → planned → implementing → verified → done / failed."""
     engine: str
     title: str
-    document_sha: str
-    blueprint_sha: str
-    instructions_total: int
-    instructions_done: int
-    instructions_failed: int
-    instructions_unimplemented: int
-    current_instruction: str
+    pages: int
     verify_runs: list[str]
     tests_passed: int
     tests_failed: int
@@ -34,3 +28,28 @@ class RunState(TypedDict, total=False):
     stop_reason: str
     benchmark: str
     """`done`, or `skipped: <reason>`."""
+    bench_smoke: str
+    """The last verify's benchmark smoke check: ``passed|failed: <script> (<run>)``."""
+
+
+MIRRORED = ("title", "pages", "fix_iterations", "stop_reason", "benchmark", "bench_smoke")
+"""State fields copied into ``session.toml`` as they are (for ``list``, ``inspect`` and
+the report), besides ``tests`` and ``stage``."""
+
+
+def session_fields(node: str, update: dict[str, Any]) -> dict[str, Any]:
+    """What ``session.toml`` records after ``node`` returned ``update``: the one place
+    where the run's state is mirrored into the session (the runner records only the
+    run's lifecycle: running, stopped, failed, done)."""
+    fields: dict[str, Any] = {key: update[key] for key in MIRRORED if key in update}
+    if "tests_passed" in update:
+        tests = {
+            "passed": update["tests_passed"],
+            "failed": update.get("tests_failed", 0),
+            "reason": update.get("tests_reason", ""),
+        }
+        if update.get("verify_runs"):
+            tests["run"] = update["verify_runs"][-1]
+        fields["tests"] = tests
+    fields["stage"] = node
+    return fields

@@ -7,5 +7,7 @@ test run (pytest hooks in ``conftest.py``, pytest options, ``sitecustomize``, ``
 files, monkeypatched assertion helpers, tests that check nothing); ``side_effects``
 flags code that opens network connections, spawns shells or reads outside the repo at
 import time; ``anticheat`` rejects kernels that call the reference, fall back to
-framework ops or patch timers (its source is also copied into generated repos).
+framework ops or patch timers (its source is also copied into generated repos);
+``exercise`` decides whether a test imports or uses an instruction's files (only such a
+test judges the instruction).
 """
