@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -298,7 +299,7 @@ def docker_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
         SandboxConfig(kind="docker"),
         repo,
         root / "runs",
-        "gpu-build-tests",
+        f"gpu-build-tests-{os.getpid()}",
         build_missing=True,
         preflight=integrity.preflight,
     )

@@ -4,6 +4,7 @@ correctness protocol catches sabotaged kernels."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def run_in_repo(repo: Path, args: list[str], kind: str, timeout_s: float = 600) 
         config,
         repo,
         repo.parent / f"{repo.name}-runs",
-        f"kernels-{repo.name}",
+        f"kernels-{repo.name}-{os.getpid()}",  # unique: parallel runs share the engine
         build_missing=True,
     )
     try:
