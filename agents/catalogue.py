@@ -10,6 +10,7 @@ kernel repository from them and the shared scaffold in ``templates/repo/``.
 from __future__ import annotations
 
 import keyword
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,12 @@ class KernelSpec:
     """Op settings fixed at render time (activation, eps, ...), as strings."""
     large_scale: float = 100.0
     """Magnitude of the ``large_magnitude`` input distribution (kept inside fp16 range)."""
+    signs: tuple[re.Pattern[str], ...] = field(default=(), hash=False)
+    """What the op's defining equations or algorithm read like without its name ("the
+    root of the mean of squares", a running max): regexes over blocks and prose."""
+    includes: tuple[str, ...] = ()
+    """Ops whose description inside a paper counts towards this one (attention holds an
+    online softmax)."""
 
 
 def _shape_list(raw: Any, where: str) -> tuple[dict[str, int], ...]:
@@ -112,7 +119,16 @@ def load_spec(folder: Path) -> KernelSpec:
         tolerances=tolerances,
         params={str(k): str(v) for k, v in data.get("params", {}).items()},
         large_scale=float(data.get("large_scale", 100.0)),
+        signs=tuple(_sign(path, str(s)) for s in data.get("signs", [])),
+        includes=tuple(str(op) for op in data.get("includes", [])),
     )
+
+
+def _sign(path: Path, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise BlueprintError(f"{path}: sign {pattern!r} is not a valid regex ({exc})") from exc
 
 
 def load_catalogue() -> dict[str, KernelSpec]:

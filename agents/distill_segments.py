@@ -105,7 +105,9 @@ def document_units(doc: Document) -> list[Unit]:
     if loose:
         units.append(Unit("Equations", "\n".join(loose)))
     for number, block in enumerate(doc.algorithms, start=1):
-        units.append(Unit(f"Algorithm block {number}: {block.caption}".rstrip(": "), block.text))
+        tag = f" [{block.id}]" if block.id else ""
+        label = f"Algorithm block {number}{tag}: {block.caption}".rstrip(": ")
+        units.append(Unit(label, block.text))
     if doc.captions:
         lines = [f"{c.kind.title()} {c.number or ''}: {c.text}" for c in doc.captions]
         units.append(Unit("Figure and table captions", "\n".join(lines)))

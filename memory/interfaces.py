@@ -2,7 +2,9 @@
 tree without an LLM.
 
 Python: imports, ``__all__``, module constants, classes with their bases, first
-docstring line and method signatures, functions with signatures and first docstring
+docstring line, fields (annotated class attributes: dataclass, NamedTuple, TypedDict and
+pydantic fields, with their types and defaults), enum members and method signatures,
+functions with signatures and first docstring
 line. C, C++ and CUDA: includes, macros, structs/classes with their fields and methods,
 functions and ``__global__`` kernels with their signatures. Other files get a one-line
 note. The rendering is compact plain text meant to be pasted into a prompt.
@@ -20,6 +22,7 @@ _MAX_VALUE_CHARS = 60
 _MAX_LINE_CHARS = 200
 _SPACES = re.compile(r"\s+")
 _CONSTANT = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
+_ENUM_BASE = re.compile(r"\b(?:Enum|IntEnum|StrEnum|Flag|IntFlag)\b")
 
 
 def summarize(path: str, text: str) -> str:
@@ -100,10 +103,36 @@ def _py_definition(source: bytes, node: Node, indent: str) -> list[str]:
     doc = _py_docstring(source, body)
     lines = [f"{indent}{prefix}{head}" + (f"  # {doc}" if doc else "")]
     if node.type == "class_definition" and body is not None:
+        enum = _ENUM_BASE.search(head) is not None
         for member in body.named_children:
             if member.type in ("function_definition", "decorated_definition", "class_definition"):
                 lines.extend(_py_definition(source, member, indent + "    "))
+            elif member.type == "expression_statement" and member.named_children:
+                field = _py_field(source, member.named_children[0], enum)
+                if field:
+                    lines.append(f"{indent}    {field}")
     return lines
+
+
+def _py_field(source: bytes, node: Node, enum: bool) -> str | None:
+    """A class-body field: an annotated attribute (``name: type = default``) or, in an
+    enum, a member (``NAME = value``); ``None`` for other statements."""
+    if node.type != "assignment":
+        return None
+    left = node.child_by_field_name("left")
+    annotation = node.child_by_field_name("type")
+    if left is None or left.type != "identifier" or (annotation is None and not enum):
+        return None
+    name = node_text(source, left)
+    if name.startswith("__") or (enum and annotation is None and name.startswith("_")):
+        return None
+    line = name
+    if annotation is not None:
+        line += f": {_flat(node_text(source, annotation))}"
+    right = node.child_by_field_name("right")
+    if right is not None:
+        line += f" = {_flat(node_text(source, right), _MAX_VALUE_CHARS)}"
+    return line
 
 
 def _py_docstring(source: bytes, body: Node | None) -> str:

@@ -39,6 +39,7 @@ _IMAGE_REFERENCE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::\w[\w.-]{0,127})?(?:@[a-z0-9]+:[0-9a-f]{32,})?"
 )
+_DOCKER_HOST_SCHEMES = ("unix", "tcp", "ssh")
 _DEB_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _SUITE = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -109,6 +110,35 @@ def _check_image(value: str) -> str:
     return value
 
 
+def check_docker_host(value: str) -> str:
+    """``value`` when it is empty or a ``unix://``, ``tcp://`` or ``ssh://`` engine address;
+    ``ValueError`` saying how to write one otherwise."""
+    if not value:
+        return value
+    how = "write it like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host"
+    if len(value) > 512 or any(ord(c) < 33 or c in "'\"\\`$;" for c in value):
+        raise ValueError(f"{value[:80]!r} is not a Docker engine address; {how}")
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in _DOCKER_HOST_SCHEMES:
+        raise ValueError(f"{value!r} is not a unix://, tcp:// or ssh:// address; {how}")
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} has a query or fragment; {how}")
+    if scheme == "unix":
+        if not rest.startswith("/") or "/../" in f"{rest}/":
+            raise ValueError(f"{value!r} does not name an absolute socket path; {how}")
+        return value
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has a bad port; {how}") from None
+    if not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"{value!r} does not name a host; {how}")
+    if scheme == "tcp" and port is None:
+        raise ValueError(f"{value!r} has no port (tcp://host:2376); {how}")
+    return value
+
+
 class SandboxConfig(BaseModel):
     """Where and under which limits generated code runs."""
 
@@ -152,6 +182,11 @@ class SandboxConfig(BaseModel):
     """Files one command may create in the session's repo (same treatment)."""
     output_cap: ByteCount = Field(default=MIB, ge=KIB, le=GIB)
     """Bytes of stdout and of stderr kept per command; the rest is counted and dropped."""
+    docker_host: str = ""
+    """The Docker engine the sandbox runs on (``unix:///path``, ``tcp://host:port``,
+    ``ssh://user@host``); empty: ``DOCKER_HOST``, else the local default socket. An engine
+    other than the local default socket is remote: the image is shipped to it by save/load
+    and the repo copied in and out instead of bind-mounted (see ``sandbox/engine.py``)."""
     gpu: Literal["auto", "off"] = "auto"
     """``auto`` passes the host's GPUs to the container when Docker has an NVIDIA runtime."""
     stale_after_s: float = Field(default=24 * 3600.0, gt=0, le=366 * 24 * 3600)
@@ -174,6 +209,11 @@ class SandboxConfig(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s):// URL")
         return value
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, value: str) -> str:
+        return check_docker_host(value.strip())
 
     @field_validator("suite")
     @classmethod

@@ -7,7 +7,8 @@ runs (more rarely when measuring is slow), and reports when the command has adde
 bytes (allocated blocks, so sparse files count for what they use) or more files than
 allowed (checked once more when it ends); the runner then kills the command if it
 still runs and ``remove_new`` deletes the files the command created. Files that
-existed before are never touched.
+existed before are never touched. ``CountedQuota`` applies the same caps to a repo that
+is not on this host (a remote engine's container), measured by a callable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 MIN_INTERVAL_S = 0.25
 """Shortest pause between two measurements of the repo."""
@@ -93,7 +95,43 @@ class RepoQuota:
         return removed
 
 
-def supervise(wait: Callable[[float], bool], timeout_s: float, quota: RepoQuota) -> str | None:
+class CountedQuota:
+    """The caps of ``RepoQuota`` over ``measure()`` = (allocated bytes, regular files) of a
+    repo elsewhere; a measurement that fails (``None``) counts as no growth."""
+
+    def __init__(
+        self, measure: Callable[[], tuple[int, int] | None], max_bytes: int, max_files: int
+    ) -> None:
+        self.measure = measure
+        self.max_bytes = max_bytes
+        self.max_files = max_files
+        started = time.monotonic()
+        self.before = measure() or (0, 0)
+        self.interval = max(MIN_INTERVAL_S, SLOWDOWN * (time.monotonic() - started))
+
+    def exceeded(self) -> str | None:
+        """Why the command went over its quota, or ``None`` while it has not."""
+        started = time.monotonic()
+        now = self.measure()
+        self.interval = max(MIN_INTERVAL_S, SLOWDOWN * (time.monotonic() - started))
+        if now is None:
+            return None
+        if now[0] - self.before[0] > self.max_bytes:
+            return f"over the repo quota: wrote more than {self.max_bytes} bytes (deleted)"
+        if now[1] - self.before[1] > self.max_files:
+            return f"over the repo quota: created more than {self.max_files} files (deleted)"
+        return None
+
+
+class Quota(Protocol):
+    """What ``supervise`` checks: a measurement interval and the reason once over."""
+
+    interval: float
+
+    def exceeded(self) -> str | None: ...
+
+
+def supervise(wait: Callable[[float], bool], timeout_s: float, quota: Quota) -> str | None:
     """Wait for a command (``wait(seconds)`` is true once it has ended) for up to
     ``timeout_s``, checking ``quota`` between waits and once more when it ends. Returns
     the quota's reason when the command went over it (the caller kills it if it still

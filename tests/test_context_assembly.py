@@ -68,6 +68,8 @@ def repo(tmp_path: Path, memory: ChromaCodeMemory) -> tuple[FileStore, Blueprint
     for name in [*chain, "other"]:
         store.write(f"pkg/{name}.py", _module(name, previous[-1:], 4))
         previous.append(name)
+    # not a dependency of pkg/kernel.py (whose summaries are shown): what code hits may add
+    store.write("pkg/legacy.py", _module("legacy", ["base"], 12))
     blueprint = Blueprint(
         paper=PaperInfo(title="RMSNorm"),
         components=[

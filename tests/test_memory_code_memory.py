@@ -77,7 +77,9 @@ def test_search_ranks_the_defining_chunk_first(memory: ChromaCodeMemory) -> None
     hits = memory.search("root mean square normalisation rms_norm", k=3, filters={"kind": "code"})
     assert hits[0].path == "kernels/norm.py" and hits[0].symbol == "rms_norm"
     assert "torch.rsqrt" in hits[0].text
-    assert hits[0].start_line == 1 and hits[0].end_line == 8
+    # a definition hit is the definition's own span, not the chunk with the imports
+    assert hits[0].start_line == 5 and hits[0].end_line == 8
+    assert hits[0].text.startswith("def rms_norm(") and "import torch" not in hits[0].text
     assert hits == sorted(hits, key=lambda h: -h.score)
 
 

@@ -30,6 +30,8 @@ class RunState(TypedDict, total=False):
     """`done`, or `skipped: <reason>`."""
     bench_smoke: str
     """The last verify's benchmark smoke check: ``passed|failed: <script> (<run>)``."""
+    bench_smoke_failed_run: str
+    """The run id of the last verify's smoke check when it failed (for the fixer), else ``""``."""
 
 
 MIRRORED = ("title", "pages", "fix_iterations", "stop_reason", "benchmark", "bench_smoke")

@@ -5,13 +5,21 @@ The rules: every catalogue synonym is searched in the title, abstract, headings,
 equations (longest phrase wins where synonyms overlap, so "root mean square layer
 normalization" counts for RMSNorm, not LayerNorm); mentions are weighted by where they
 occur; the best-scoring operation becomes the kernel target when the paper's title or
-abstract names it. Whatever the paper contributes beyond that is listed as unimplemented,
-never faked.
+abstract names it, with the blocks it was found in as the component's provenance.
+When none is named up front, an op may still be recognised by its structure: its
+catalogue signs (what its defining equations or algorithm read like: "the root of the
+mean of squares", a running max and a rescaled sum) found in the paper's equations,
+algorithm boxes and prose; two distinct signs worth ``DESCRIBED_MIN`` (prose alone is
+never enough: one sign must be in an equation, an algorithm, a heading, the title or
+the abstract) are needed, so an op mentioned or paraphrased in passing still makes no
+kernel paper. Whatever the paper contributes beyond that is listed as
+unimplemented, never faked.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +116,113 @@ def _named_up_front(
     return _count(doc.title + "\n" + doc.abstract, patterns).get(spec.op, 0) > 0
 
 
+SIGN_WEIGHTS = {"title": 20.0, "abstract": 6.0, "heading": 4.0, "structure": 6.0, "prose": 2.0}
+"""How much one of an op's signs counts (once per sign), by where it is best found:
+"structure" is an equation, algorithm box or code listing."""
+
+DESCRIBED_MIN = 8.0
+"""An op described by at least two distinct signs worth this much is the paper's subject
+when no op is named up front (a sign in an equation or algorithm plus one in prose, or
+one in the abstract plus one in prose); one sign, or signs in prose alone, are in passing."""
+
+_BLOCK_WEIGHT = {"equation": "structure", "algorithm": "structure", "code": "structure"}
+_BLOCK_WEIGHT["paragraph"] = "prose"
+
+
+@dataclass
+class Description:
+    """How far the paper describes an op without naming it: its distinct signs found,
+    their weighted score, and the sections and blocks they were found in."""
+
+    op: str
+    score: float
+    signs: int
+    sections: list[str]
+    blocks: list[str]
+
+
+_MATH_LETTERS = {
+    cp: unicodedata.normalize("NFKC", chr(cp))
+    for cp in range(0x1D400, 0x1D800)
+    if unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
+}
+"""Mathematical italic, bold, ... letters and digits (𝑚, 𝐱) as the plain ones the signs
+are written with."""
+
+
+def _sign_texts(doc: Document) -> list[tuple[str, str, str | None, str]]:
+    """(where, text, section heading, block id) for every place a sign may be found, math
+    letters made plain; tables, figure text, footnotes and references hold none."""
+    texts: list[tuple[str, str, str | None, str]] = [
+        ("title", doc.title, None, ""),
+        ("abstract", doc.abstract, None, ""),
+    ]
+    for section in doc.all_sections():
+        texts.append(("heading", section.heading, section.heading, ""))
+        if not section.blocks:
+            texts.append(("prose", section.text, section.heading, ""))
+        for block in section.blocks:
+            if block.kind in _BLOCK_WEIGHT:
+                text = f"{block.caption}\n{block.text}"
+                texts.append((_BLOCK_WEIGHT[block.kind], text, section.heading, block.id))
+    texts += [("structure", eq.text, eq.section, eq.id) for eq in doc.equations]
+    texts += [("structure", f"{b.caption}\n{b.text}", None, b.id) for b in doc.algorithms]
+    return [(where, text.translate(_MATH_LETTERS), s, i) for where, text, s, i in texts]
+
+
+def describe_operations(doc: Document, catalogue: dict[str, KernelSpec]) -> list[Description]:
+    """Every catalogue op whose signs (its defining equations or algorithm, as regexes of
+    ``op.toml``) the paper shows, best first; an op that ``includes`` another (attention
+    holds an online softmax) adds that op's signs once it shows one of its own."""
+    texts = _sign_texts(doc)
+    found: dict[str, Description] = {}
+    for spec in catalogue.values():
+        best: dict[int, float] = {}
+        sections: list[str] = []
+        blocks: list[str] = []
+        for where, text, section, block_id in texts:
+            hits = [i for i, sign in enumerate(spec.signs) if text and sign.search(text)]
+            for i in hits:
+                best[i] = max(best.get(i, 0.0), SIGN_WEIGHTS[where])
+            if hits and section and section not in sections:
+                sections.append(section)
+            if hits and block_id and block_id not in blocks:
+                blocks.append(block_id)
+        if best:
+            found[spec.op] = Description(spec.op, sum(best.values()), len(best), sections, blocks)
+    ranked: list[Description] = []
+    for op, own in found.items():
+        total = Description(op, own.score, own.signs, list(own.sections), list(own.blocks))
+        for other in catalogue[op].includes:
+            part = found.get(other)
+            if part is not None:
+                total.score += part.score
+                total.signs += part.signs
+                total.sections += [s for s in part.sections if s not in total.sections]
+                total.blocks += [b for b in part.blocks if b not in total.blocks]
+        ranked.append(total)
+    return sorted(ranked, key=lambda d: (-d.score, d.op))
+
+
+MAX_BLOCKS = 12
+"""Most block ids recorded as a component's provenance."""
+
+
+def op_blocks(
+    doc: Document, op: str, patterns: list[tuple[str, re.Pattern[str]]], equations: list[str]
+) -> list[str]:
+    """Ids of the blocks the op was found in (its caption or text names it), in reading
+    order, then those of ``equations`` (the equation ids the component quotes)."""
+    found = [
+        block.id
+        for _, block in doc.blocks()
+        if block.id
+        and block.kind != "references"
+        and _count(f"{block.caption}\n{block.text}", patterns).get(op, 0) > 0
+    ]
+    return list(dict.fromkeys([*found, *equations]))[:MAX_BLOCKS]
+
+
 def _package_name(op: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", op.lower()) + "_triton"
 
@@ -154,6 +269,18 @@ def distill_offline(doc: Document, package: str = "", gpu_targets: Sequence[str]
         ),
         None,
     )
+    described = None
+    if chosen is None:
+        described = next(
+            (
+                d
+                for d in describe_operations(doc, catalogue)
+                if d.signs >= 2 and d.score >= DESCRIBED_MIN
+            ),
+            None,
+        )
+        if described is not None:
+            chosen = OpEvidence(described.op, described.score, 0, described.sections)
     if chosen is None:
         mentioned = ", ".join(f"{e.op} ({e.mentions}×)" for e in ranked[:5]) or "none"
         blueprint.open_questions.append(
@@ -174,7 +301,8 @@ def distill_offline(doc: Document, package: str = "", gpu_targets: Sequence[str]
     if gpu_targets:
         target.params["gpu_targets"] = ",".join(gpu_targets)
     section_names = chosen.sections[:6]
-    equations = [eq.text for eq in doc.equations if eq.section in section_names][:6]
+    quoted = [eq for eq in doc.equations if eq.section in section_names][:6]
+    equations = [eq.text for eq in quoted]
     blueprint.components.append(
         Component(
             id=spec.op,
@@ -183,8 +311,19 @@ def distill_offline(doc: Document, package: str = "", gpu_targets: Sequence[str]
             equations=equations,
             hyperparameters=_hyperparameters(doc, spec),
             source_sections=section_names,
+            blocks=op_blocks(doc, spec.op, patterns, [eq.id for eq in quoted if eq.id]),
         )
     )
+    if described is not None:
+        component = blueprint.components[-1]
+        component.blocks = list(dict.fromkeys([*described.blocks, *component.blocks]))
+        component.blocks = component.blocks[:MAX_BLOCKS]
+        blueprint.open_questions.append(
+            f"The paper never names {spec.op} in its title or abstract; it was recognised "
+            f"from {described.signs} signs of its defining equations or algorithm "
+            f"(blocks {', '.join(described.blocks[:6]) or 'in the prose'}); check that "
+            f"{spec.title} is what the paper builds."
+        )
     blueprint.kernel_targets.append(target)
     blueprint.files = plan_files(spec, pkg)
     blueprint.tests = plan_tests(spec, pkg)
