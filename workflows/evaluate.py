@@ -22,6 +22,7 @@ result is ``eval.json`` in its directory (work files under ``eval/``); a bare re
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -205,9 +206,10 @@ def evaluate(
 
 
 def _open(config: Config, folder: Path, work: Path, name: str) -> Sandbox:
-    return open_sandbox(
-        config.sandbox, folder, work / "runs" / name, f"eval-{name}-{folder.parent.name[-12:]}"
-    )
+    # an id of its own: a sandbox replaces the containers of its id, and evals of other
+    # sessions (or this session's own run) may be running on the same engine
+    sandbox_id = f"eval-{name}-{secrets.token_hex(6)}"
+    return open_sandbox(config.sandbox, folder, work / "runs" / name, sandbox_id)
 
 
 def _evaluate_in(
