@@ -55,6 +55,10 @@ MAX_REPAIR_ROUNDS = 2
 """Repair calls after the planner before the blueprint is declared invalid."""
 
 MAX_MERGE_ROUNDS = 4
+CHARS_PER_LIMIT_TOKEN = 3
+"""A merge answer's limit is also said in characters (a model cannot count our tokens):
+``estimate_tokens`` is at least one token per three bytes, so ``3 × limit`` characters is
+the most that can fit; JSON punctuation counts more, so the answer must stay under it."""
 """Rounds of LLM merge calls allowed to shrink the analyses to the planner's share."""
 
 MIN_TEXT_TOKENS = 256
@@ -270,8 +274,16 @@ class _State(TypedDict, total=False):
 class _Distillation:
     """One distillation run: the document, the LLM, the budget and the catalogue."""
 
-    def __init__(self, doc: Document, llm: LLM, token_budget: int, max_repair_rounds: int) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        llm: LLM,
+        token_budget: int,
+        max_repair_rounds: int,
+        reference_note: str = "",
+    ) -> None:
         self.doc = doc
+        self.reference_note = reference_note
         self.llm = llm
         self.budget = token_budget
         self.max_repair_rounds = max_repair_rounds
@@ -369,7 +381,10 @@ class _Distillation:
             algorithms=algorithms,
         )
         return render(
-            "prompts/distill_plan.j2", catalogue=list(self.catalogue.values()), paper=paper
+            "prompts/distill_plan.j2",
+            catalogue=list(self.catalogue.values()),
+            reference_note=self.reference_note,
+            paper=paper,
         )
 
     # ------------------------------------------------------------------ nodes
@@ -421,19 +436,21 @@ class _Distillation:
         when that fits, else merged by the LLM in batches that fit, round after round."""
         for _ in range(MAX_MERGE_ROUNDS + 1):
             merged = merge(parts)
-            if estimate_tokens(merged.model_dump_json(exclude_defaults=True)) <= share:
+            measured = estimate_tokens(merged.model_dump_json(exclude_defaults=True))
+            if measured <= share:
                 return merged
-            parts = [
-                self._merge_call(batch, schema, stage, kind, share)
-                for batch in self._batches(parts, schema, kind, share)
-            ]
+            batches = self._batches(parts, schema, kind, share)
+            # One batch: the model sees everything and is told how far over it was (a
+            # re-merge of its own answer, without the measure, only guesses and drops).
+            over = measured if len(batches) == 1 else 0
+            parts = [self._merge_call(batch, schema, stage, kind, share, over) for batch in batches]
         raise BlueprintError(
             f"the {kind} of this paper do not shrink under {share} tokens; raise "
             "run.context_budget_tokens"
         )
 
     def _merge_prompt(
-        self, texts: list[str], schema: type[BaseModel], kind: str, share: int
+        self, texts: list[str], schema: type[BaseModel], kind: str, share: int, measured: int = 0
     ) -> str:
         paper = paper_data(
             "prompts/distill_merge_data.j2", title=self.doc.title, kind=kind, parts=texts
@@ -443,6 +460,8 @@ class _Distillation:
             kind=kind,
             schema_name=schema.__name__,
             max_tokens=share,
+            max_chars=share * CHARS_PER_LIMIT_TOKEN,
+            measured=measured,
             paper=paper,
         )
 
@@ -465,9 +484,11 @@ class _Distillation:
             batches.append(current)
         return batches
 
-    def _merge_call(self, batch: list[T], schema: type[T], stage: str, kind: str, share: int) -> T:
+    def _merge_call(
+        self, batch: list[T], schema: type[T], stage: str, kind: str, share: int, measured: int
+    ) -> T:
         texts = [p.model_dump_json(exclude_defaults=True) for p in batch]
-        return self._ask(stage, self._merge_prompt(texts, schema, kind, share), schema)
+        return self._ask(stage, self._merge_prompt(texts, schema, kind, share, measured), schema)
 
     def plan_node(self, state: _State) -> dict[str, Any]:
         prompt = self._plan_prompt(
@@ -563,11 +584,13 @@ def distill(
     token_budget: int,
     max_repair_rounds: int = MAX_REPAIR_ROUNDS,
     max_concurrency: int = 4,
+    reference_note: str = "",
 ) -> Blueprint:
     """The paper's ``Blueprint``, planned by ``llm`` with every call under
     ``token_budget`` prompt tokens; ``BlueprintError`` when it stays invalid after
-    ``max_repair_rounds`` repairs or the budget cannot hold a call."""
-    run = _Distillation(doc, llm, token_budget, max_repair_rounds)
+    ``max_repair_rounds`` repairs or the budget cannot hold a call. ``reference_note``
+    (``run --reference``) tells the planner about the reference module."""
+    run = _Distillation(doc, llm, token_budget, max_repair_rounds, reference_note)
     # Called inside the session graph's node, this small graph would inherit its
     # durability="sync" and wait for checkpoint saves it never makes (it has no saver).
     with warnings.catch_warnings():

@@ -13,7 +13,9 @@ Usage: ``python benchmarks/ingest.py [--json] [--fidelity] [--baseline REV [--ro
 Fidelity columns: algorithm boxes recovered whole (line count, first and last line) in
 the section that prints them; table rows recovered as cells; table rows found inside a
 paragraph (the goal is 0); figure labels kept in their figure; figure labels found inside
-a paragraph (goal 0); numbered equations recovered; captions attached to their blocks.
+a paragraph (goal 0); numbered equations recovered; equations whose text starts and reads
+as the ground truth says (its math first, scripts linearised); captions attached to their
+blocks.
 
 The bomb is a one-page PDF whose content stream inflates to ``N`` MiB (2048 by default,
 the 2 GiB stream of issue 14), written to a temporary folder. Each refusal runs in a fresh
@@ -123,6 +125,15 @@ def fidelity(path: Path, truth: dict[str, Any]) -> dict[str, float | int | str]:
     equations = truth["numbered_equations"]
     captions = truth["captions"]
     attached = sum(1 for c in captions if (b := doc.block(c)) and b.caption)
+    shapes = truth.get("equations", {})
+    shaped = sum(
+        1
+        for eid, shape in shapes.items()
+        if (b := doc.block(eid)) is not None
+        and b.text.startswith(shape["starts"])
+        and all(part in b.text for part in shape["contains"])
+        and not any(part in b.text for part in shape.get("not", []))
+    )
     return {
         "paper": path.name,
         "algorithms_whole": f"{whole}/{len(algorithms)}",
@@ -131,6 +142,7 @@ def fidelity(path: Path, truth: dict[str, Any]) -> dict[str, float | int | str]:
         "figure_labels": f"{kept}/{len(labels)}",
         "labels_in_prose": labels_in_prose,
         "numbered_eqs": f"{len(numbers & set(equations))}/{len(equations)}",
+        "equation_text": f"{shaped}/{len(shapes)}",
         "captions": f"{attached}/{len(captions)}",
         "blocks": sum(1 for _ in doc.blocks()),
     }

@@ -4,7 +4,8 @@ and each instruction sends, with the scripted provider replaying fixed answers t
 revision measured in the same run; and whether each coder prompt's paper section holds
 the blocks its instruction's components were distilled from.
 
-Usage: ``python benchmarks/prompt_budget.py [--baseline REV] [--json] [PDF...]``
+Usage: ``python benchmarks/prompt_budget.py [--baseline REV]... [--current-only] [--json]
+[--dump DIR] [PDF...]``
 
 The fixed answers are made once per paper, from this checkout's ingestion: an analysis
 naming the paper's first algorithm boxes and numbered equations (and a table) as the
@@ -237,6 +238,7 @@ for pdf, fixed in answers["papers"].items():
         if files:
             found = re.search(r"Instruction (I\d+)", user)
             coder_users.setdefault(found.group(1) if found else "?", user)
+            coder_users.setdefault("system", messages[0].content)
             paths = [p.strip() for p in files.group(1).split(",") if p.strip() in content]
             calls = [
                 ToolCall(f"w{n}", "write_file", {"path": p, "content": content[p]})
@@ -328,6 +330,7 @@ def _run(tree: Path, answers: Path, dump: Path | None) -> list[dict[str, Any]]:
 
 
 def _unpack(rev: str, into: Path) -> Path:
+    into.mkdir(parents=True, exist_ok=True)
     archive = into / "baseline.tar"
     with archive.open("wb") as fh:
         subprocess.run(["git", "archive", rev], cwd=ROOT, stdout=fh, check=True)
@@ -346,28 +349,19 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pdfs", nargs="*", type=Path)
-    parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--dump", type=Path, help="write each first coder prompt under DIR")
-    parser.add_argument("--current-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    pdfs = [p.resolve() for p in args.pdfs] or sorted(PAPERS.glob("*.pdf"))
-    sys.path.insert(0, str(ROOT))
-    papers = {str(pdf): fixed_answers(pdf) for pdf in pdfs}
-    with tempfile.TemporaryDirectory() as tmp:
-        answers = Path(tmp) / "answers.json"
-        answers.write_text(
-            json.dumps({"papers": papers, "content": CONTENT, "bug": BUG, "good": GOOD}),
-            encoding="utf-8",
-        )
-        old = _run(_unpack(args.baseline, Path(tmp)), answers, args.dump and args.dump / "old")
-        new = _run(ROOT, answers, args.dump and args.dump / "new")
-    if args.json:
-        print(json.dumps({"baseline": old, "current": new}, indent=2))
-        return
+def _median(values: list[int]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _code_tokens(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    return {
+        (row["paper"], iid): int(item["tokens"])
+        for row in rows
+        for iid, item in row["instructions"].items()
+    }
+
+
+def _report(old: list[dict[str, Any]], new: list[dict[str, Any]], baseline: str) -> None:
     stage_rows = [["paper", "status old/new", *(f"{s} old/new" for s in STAGES)]]
     per_instruction = [
         ["paper", "instr", "file", "code old", "code new", "ratio", "user old/new", "blocks"]
@@ -408,28 +402,92 @@ def main() -> None:
                     f"{was['blocks_shown']}->{item['blocks_shown']}/{item['blocks']}",
                 ]
             )
-    print("Prompt tokens per stage (estimated; old = baseline, new = this checkout)")
+    print(f"Prompt tokens per stage (estimated; old = {baseline}, new = this checkout)")
     print(_table(stage_rows))
     print()
     print("Code-stage prompt tokens per instruction; blocks: components' blocks found in")
-    print("the coder prompt's paper section, baseline -> this checkout / planned")
+    print(f"the coder prompt's paper section, {baseline} -> this checkout / planned")
     print(_table(per_instruction))
-    old_median = statistics.median(old_code) if old_code else 0
-    new_median = statistics.median(new_code) if new_code else 0
+    old_median, new_median = _median(old_code), _median(new_code)
     print()
     print(
         f"median code-stage prompt tokens per instruction: {old_median:.0f} -> "
         f"{new_median:.0f} ({new_median / max(old_median, 1):.2f}x; goal <= 0.60x); "
         f"paper sections with all their components' blocks: {complete}/{total}"
     )
-    old_variable = statistics.median(old_user) if old_user else 0
-    new_variable = statistics.median(new_user) if new_user else 0
+    old_variable, new_variable = _median(old_user), _median(new_user)
     print(
         f"median user message of the first coder request (the assembled context, without "
         f"the system prompt and tool specs): {old_variable:.0f} -> {new_variable:.0f} "
         f"({new_variable / max(old_variable, 1):.2f}x)"
     )
-    print(f"baseline {args.baseline}")
+    print(f"baseline {baseline}")
+
+
+def _current(new: list[dict[str, Any]]) -> None:
+    rows = [["paper", "status", *STAGES]]
+    rows += [[r["paper"], r["status"], *(str(_stage(r, s)) for s in STAGES)] for r in new]
+    print(_table(rows))
+    code = list(_code_tokens(new).values())
+    complete = sum(
+        i["blocks_shown"] == i["blocks"] for r in new for i in r["instructions"].values()
+    )
+    print(
+        f"median code-stage prompt tokens per instruction: {_median(code):.0f}; paper "
+        f"sections with all their components' blocks: {complete}/{len(code)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("pdfs", nargs="*", type=Path)
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help=f"git revision to compare with (default {BASELINE}); repeat it to compare with "
+        "several, each measured in the same run (the first gets the full tables)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--dump", type=Path, help="write each first coder prompt under DIR")
+    parser.add_argument(
+        "--current-only", action="store_true", help="measure this checkout alone (no baseline)"
+    )
+    args = parser.parse_args()
+    baselines: list[str] = [] if args.current_only else (args.baseline or [BASELINE])
+    pdfs = [p.resolve() for p in args.pdfs] or sorted(PAPERS.glob("*.pdf"))
+    sys.path.insert(0, str(ROOT))
+    papers = {str(pdf): fixed_answers(pdf) for pdf in pdfs}
+    with tempfile.TemporaryDirectory() as tmp:
+        answers = Path(tmp) / "answers.json"
+        answers.write_text(
+            json.dumps({"papers": papers, "content": CONTENT, "bug": BUG, "good": GOOD}),
+            encoding="utf-8",
+        )
+        olds = {
+            rev: _run(_unpack(rev, Path(tmp) / f"rev{n}"), answers, args.dump and args.dump / rev)
+            for n, rev in enumerate(baselines)
+        }
+        new = _run(ROOT, answers, args.dump and args.dump / "new")
+    if args.json:
+        print(json.dumps({"baselines": olds, "current": new}, indent=2))
+        return
+    if not olds:
+        _current(new)
+        return
+    first, *others = baselines
+    _report(olds[first], new, first)
+    now = list(_code_tokens(new).values())
+    for rev in others:
+        was = list(_code_tokens(olds[rev]).values())
+        stages = ", ".join(
+            f"{s} {sum(_stage(r, s) for r in olds[rev])}/{sum(_stage(r, s) for r in new)}"
+            for s in STAGES
+        )
+        print(
+            f"against {rev}: median code-stage prompt tokens per instruction "
+            f"{_median(was):.0f} -> {_median(now):.0f} "
+            f"({_median(now) / max(_median(was), 1):.2f}x); all papers, old/new: {stages}"
+        )
 
 
 if __name__ == "__main__":

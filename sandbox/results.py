@@ -132,9 +132,18 @@ def _collect_record(record: dict[str, Any], report: Report, repo_root: str) -> N
     )
 
 
+def _properties(phases: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The call phase's recorded properties, string to string only."""
+    raw = phases.get("call", {}).get("properties")
+    if not isinstance(raw, dict):
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _case(nodeid: str, phases: dict[str, dict[str, Any]], repo_root: str) -> TestCase:
     """One test's outcome from its setup, call and teardown results."""
     duration = sum(float(p.get("duration", 0.0) or 0.0) for p in phases.values())
+    properties = _properties(phases)
     for when, outcome in (("setup", "error"), ("call", "failed"), ("teardown", "error")):
         phase = phases.get(when)
         if phase is not None and phase.get("outcome") == "failed":
@@ -146,6 +155,7 @@ def _case(nodeid: str, phases: dict[str, dict[str, Any]], repo_root: str) -> Tes
                 traceback=traceback,
                 frames=parse_frames(traceback, repo_root),
                 duration_s=duration,
+                properties=properties,
             )
     for phase in phases.values():
         if phase.get("outcome") == "skipped":
@@ -163,7 +173,7 @@ def _case(nodeid: str, phases: dict[str, dict[str, Any]], repo_root: str) -> Tes
             message="the test did not run to completion (no result was reported for it)",
             duration_s=duration,
         )
-    return TestCase(nodeid=nodeid, outcome="passed", duration_s=duration)
+    return TestCase(nodeid=nodeid, outcome="passed", duration_s=duration, properties=properties)
 
 
 # --------------------------------------------------------------------------- cross-check

@@ -433,6 +433,36 @@ def test_analyses_too_long_for_the_planner_are_merged_by_the_llm_within_budget(
     assert stages == {STAGE_ANALYSIS, STAGE_ALGORITHMS, STAGE_PLAN}
 
 
+def test_a_merge_still_too_long_is_asked_again_with_its_measured_size(tmp_path: Path) -> None:
+    budget = 8_000
+
+    def algorithms(user: str) -> dict[str, Any]:
+        first = first_section(user)
+        return {"algorithms": [{"id": f"algo_{first}", "name": "A", "description": "long " * 400}]}
+
+    def merge(user: str) -> dict[str, Any]:
+        ids = sorted(set(re.findall(r"algo_\d+", user)), key=lambda i: int(i[5:]))
+        told = re.search(r"joined measure (\d+) tokens, over the limit", user)
+        # A model that is not told how far over it is keeps its long descriptions.
+        description = "short" if told else "long " * 150
+        return {"algorithms": [{"id": i, "name": i, "description": description} for i in ids]}
+
+    recorder = Recorder(algorithms=algorithms, merge=merge)
+    distill(long_paper(sections=24, words=400), scripted(tmp_path, recorder), token_budget=budget)
+
+    merges = recorder.users("merge")
+    limits = {int(m) for u in merges for m in re.findall(r"under (\d+) tokens", u)}
+    assert len(limits) == 1
+    (limit,) = limits
+    assert all(f"well under {3 * limit} characters" in u for u in merges)
+    told = [u for u in merges if "over the limit" in u]
+    assert told, "the re-merge of one batch did not say how far over the limit it was"
+    measured = int(re.findall(r"joined measure (\d+) tokens", told[0])[0])
+    assert measured > limit
+    (plan_prompt,) = recorder.users(STAGE_PLAN)
+    assert "long long" not in plan_prompt
+
+
 def test_a_budget_too_small_for_the_prompts_is_a_clear_error(tmp_path: Path) -> None:
     recorder = Recorder()
     with pytest.raises(BlueprintError, match=r"run.context_budget_tokens = 1500 is too small"):

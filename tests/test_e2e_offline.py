@@ -108,6 +108,11 @@ def test_offline_run_builds_a_softmax_repo_whose_tests_pass(reference_run: dict[
     run_dir = session / "sandbox" / data["tests"]["run"]
     assert (run_dir / "junit.xml").exists()
     assert data["benchmark"].startswith("skipped")
+    verified = {e["event"]: e for e in events(session) if e["node"] == "verify"}
+    builds = verified["kernel-builds"]
+    # The GPU build records come from the verify test run itself: no second compile run.
+    assert builds["run"] == verified["end"]["run"] and builds["kernels"] > 0
+    assert builds["failed"] == 0 and builds["problem"] == ""
 
 
 def test_sigkill_mid_implement_then_resume_gives_the_same_result(

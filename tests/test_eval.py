@@ -173,7 +173,7 @@ def _session_ctx(root: Path, home: Path, repo: Path, config: Config) -> RunConte
     session = create_session(pdf, root / "sessions", home, config={}, graph_version=graph_version())
     shutil.copytree(repo, session.repo_dir)
     ctx = RunContext.__new__(RunContext)
-    ctx.session, ctx.config = session, config
+    ctx.session, ctx.config, ctx.engine = session, config, config.resolved_engine()
     return ctx
 
 

@@ -4,6 +4,7 @@ context-window tables, and the offline token estimate."""
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -115,11 +116,15 @@ def test_unknown_context_window_is_conservative_and_warned(
 ) -> None:
     assert LLMConfig(model="gpt-4.1").effective_context_window() == 1_047_576
     assert LLMConfig(model="x", context_window=32_000).effective_context_window() == 32_000
+    model = f"qwen-coder-{uuid.uuid4().hex}"  # never warned about before in this process
     with caplog.at_level(logging.WARNING):
-        assert LLMConfig(model="qwen-coder").effective_context_window() == (
-            CONSERVATIVE_CONTEXT_WINDOW
-        )
-    assert "llm.context_window" in caplog.text
+        assert LLMConfig(model=model).effective_context_window() == CONSERVATIVE_CONTEXT_WINDOW
+    assert caplog.text.count("llm.context_window") == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # a run asks for every request: warned once
+        for _ in range(3):
+            assert LLMConfig(model=model).prompt_room(100_000) < CONSERVATIVE_CONTEXT_WINDOW
+    assert "llm.context_window" not in caplog.text
 
 
 def test_token_estimate_counts_code_symbols_and_is_never_below_a_third_of_the_bytes() -> None:

@@ -335,7 +335,7 @@ def test_an_ordinary_module_gets_no_overview() -> None:
     text = prompt(instruction, blueprint)
     assert "Repository files (the plan)" not in text
     assert "the multi-GPU variant" not in text
-    assert "Tests that import or use none of these files are not run" in text
+    assert "Only the tests that import these files run for it" in text
 
 
 def test_python_in_a_sandbox_command_is_the_interpreter_that_runs_the_tests(

@@ -42,11 +42,16 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     started REAL,
-    finished REAL
+    finished REAL,
+    peak_rss_mb REAL,
+    worker_rss_mb REAL,
+    worker_pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS driver (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER,
     started REAL, ray_session TEXT NOT NULL DEFAULT '');
 """
+ADDED_COLUMNS = {"peak_rss_mb": "REAL", "worker_rss_mb": "REAL", "worker_pid": "INTEGER"}
+"""Columns a state file written before they existed gets on opening."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,11 @@ class Row:
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
+    peak_rss_mb: float | None = None
+    """Peak resident memory of the item's run (its process tree), MiB."""
+    worker_rss_mb: float | None = None
+    """Peak resident memory of the Ray worker that ran it, MiB."""
+    worker_pid: int | None = None
 
 
 @dataclass
@@ -109,6 +119,10 @@ class Batch:
         try:
             with conn:
                 conn.executescript(SCHEMA)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+                for name, kind in ADDED_COLUMNS.items():
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE items ADD COLUMN {name} {kind}")
             yield conn
         finally:
             conn.close()
@@ -117,7 +131,8 @@ class Batch:
         with self.db() as conn:
             found = conn.execute(
                 "SELECT idx, status, session, stage, tests_passed, tests_failed, cost_usd, "
-                "error, attempts, started, finished FROM items"
+                "error, attempts, started, finished, peak_rss_mb, worker_rss_mb, worker_pid "
+                "FROM items"
             ).fetchall()
         rows = {item.index: Row(item.index, "pending") for item in self.items}
         for values in found:
@@ -247,6 +262,9 @@ def status_data(batch: Batch) -> dict[str, Any]:
                 "error": row.error,
                 "attempts": row.attempts,
                 "seconds": _seconds(row),
+                "peak_rss_mb": row.peak_rss_mb,
+                "worker_rss_mb": row.worker_rss_mb,
+                "worker_pid": row.worker_pid,
             }
         )
     totals: dict[str, Any] = {s: sum(1 for i in listed if i["status"] == s) for s in STATUSES}
@@ -254,6 +272,8 @@ def status_data(batch: Batch) -> dict[str, Any]:
     totals["cost_usd"] = round(sum(i["cost_usd"] for i in listed), 6)
     totals["tests_passed"] = sum((i["tests"] or {}).get("passed", 0) for i in listed)
     totals["tests_failed"] = sum((i["tests"] or {}).get("failed", 0) for i in listed)
+    peaks = [i["peak_rss_mb"] for i in listed if i["peak_rss_mb"] is not None]
+    totals["peak_rss_mb"] = max(peaks) if peaks else None
     return {"dir": str(batch.dir), "items": listed, "totals": totals}
 
 

@@ -9,15 +9,21 @@ Sections, in order and in priority (the first is kept longest):
 3. ``dependencies``: interface summaries of the files it depends on, transitively,
    nearest first (a bounded depth); direct dependencies in full, farther ones as an
    outline (their top-level names and signatures), since the coder calls only what it
-   imports and farther files matter only as what exists;
+   imports and farther files matter only as what exists; a summary that names nothing
+   (an empty module) is left out;
 4. ``paper``: the document blocks the instruction's components were distilled from
-   (algorithm boxes, equations, tables, verbatim, by id; their provenance), then paper
-   search hits with those blocks cut out; components without block ids (older
-   sessions) get the passages of their source sections instead;
+   (algorithm boxes, equations, tables, verbatim, by id; their provenance, never cut
+   for size), then paper search hits with those blocks cut out, in what the blocks
+   leave of :data:`PAPER_SECTION_TOKENS` (blocks that fill it get none); components
+   without block ids (older sessions) get the passages of their source sections;
 5. ``code``: code-memory hits for the identifiers the plan names (so the definition
-   lookup fires) and the goal: code chunks only (interface summaries are already in
-   ``dependencies`` and paper text in ``paper``), none from a dependency already
-   summarised.
+   lookup fires) and the goal, by relevance (:func:`_code_items`): code chunks only
+   (interface summaries are already in ``dependencies`` and paper text in ``paper``),
+   none from a dependency, within :data:`CODE_SECTION_TOKENS`.
+
+The instruction's text is not repeated: a planned file's purpose or a test's pins that
+its goal already states, and the component ids the paper-data block heads, are left
+out of the other sections.
 
 The prompt shows the instruction, then the paper-derived sections (2 and 4) together in
 one paper-data block, then 3 and 5.
@@ -73,10 +79,27 @@ _TRUNCATED = "[... truncated to fit the context budget]"
 _MIN_PARTIAL_TOKENS = 48
 _ITEM_OVERHEAD = 12
 PAPER_HITS = 2
-"""Paper search hits after the provenance blocks."""
-PAPER_HIT_TOKENS = 240
+"""Paper search hits after the provenance blocks, at most."""
+PAPER_HIT_TOKENS = 160
 """What the text of one paper search hit may take (cut at a word boundary): the blocks
 are the paper's specification, the hits only their surroundings."""
+PAPER_SECTION_TOKENS = 320
+"""What the blocks leave of this is all the search hits may take: blocks that fill it
+get no hits (the blocks themselves are never cut for it)."""
+MIN_HIT_TOKENS = 64
+"""A hit that would have less room than this is left out rather than cut to a stub."""
+CODE_SECTION_TOKENS = 640
+"""What the code-memory hits may take together (a hit that does not fit whole is cut at
+a line boundary, the ones after it are left out); ``search_code`` finds the rest."""
+CODE_HIT_TOKENS = 320
+"""What one code-memory hit may take."""
+DEFINITION_SCORE = 1.0
+"""Code-memory scores above this are definitions of names the query uses."""
+RELATED_SCORE = 0.5
+"""Scores above this (and not above :data:`DEFINITION_SCORE`) are the best match and the
+definitions it calls; below, plain similarity."""
+SIMILAR_HITS = 2
+"""Hits by similarity alone kept when the definition lookup found nothing."""
 _IDENTIFIER = re.compile(r"`([A-Za-z_][\w.]*)`|\b([A-Za-z_]\w*(?:_\w+|[a-z][A-Z]\w*))\b")
 _IMPORT_LINE = re.compile(r"^(?:import\s|from\s+\S+\s+import\s|#\s*include\b)")
 _DOC_COMMENT = re.compile(r"\s{2}#\s.*$")
@@ -211,14 +234,14 @@ def assemble_context(
     without block ids); ``environment`` the sandbox's facts for the system prompt.
     """
     cfg = config or ContextConfig()
-    dependencies = _dependency_items(instruction, blueprint, summaries, cfg)
-    shown = {item.title.split(" (", 1)[0] for item in dependencies}
+    visited: list[str] = []
+    dependencies = _dependency_items(instruction, blueprint, summaries, cfg, visited)
     candidates: dict[str, list[ContextItem]] = {
-        "instruction": [_instruction_item(instruction)],
+        "instruction": [_instruction_item(instruction, blueprint)],
         "blueprint": _blueprint_items(instruction, blueprint),
         "dependencies": dependencies,
         "paper": _paper_items(instruction, blueprint, paper_passages, paper),
-        "code": _code_items(instruction, blueprint, memory, cfg, shown),
+        "code": _code_items(instruction, blueprint, memory, cfg, visited, bool(dependencies)),
     }
     return _fit(instruction.id, candidates, budget_tokens, tool_mode, cfg, environment)
 
@@ -226,11 +249,15 @@ def assemble_context(
 # --------------------------------------------------------------------------- candidates
 
 
-def _instruction_item(instruction: Instruction) -> ContextItem:
+def _instruction_item(instruction: Instruction, blueprint: Blueprint) -> ContextItem:
     lines = [instruction.goal, "", "Files to write: " + (", ".join(instruction.files) or "-")]
-    if instruction.components:
-        lines.append("Components: " + ", ".join(instruction.components))
+    planned = {c.id for c in blueprint.components}
+    unplanned = [c for c in instruction.components if c not in planned]
+    if unplanned:  # the others are headed by their ids in the paper-data block
+        lines.append("Components: " + ", ".join(unplanned))
     lines += _check_lines(instruction)
+    if any(is_test_module(f) for f in instruction.files):
+        lines.append("Tests check behaviour against a reference, never hard-coded results.")
     if instruction.attempts > 1 and instruction.summary:
         lines += ["", f"Previous attempt ({instruction.attempts - 1}): {instruction.summary}"]
     return ContextItem(f"Instruction {instruction.id}", "\n".join(lines))
@@ -243,18 +270,17 @@ def _check_lines(instruction: Instruction) -> list[str]:
     lines = ["Acceptance tests: " + ", ".join(tests)] if tests else []
     lines += [
         f"Smoke check: `{' '.join(bench_smoke_command(script))}` must exit 0 within "
-        f"{BENCH_SMOKE_TIMEOUT_S:g} s (the benchmark protocol on the CPU in the Triton "
-        "interpreter, at the tests' small shapes); verify runs it too"
+        f"{BENCH_SMOKE_TIMEOUT_S:g} s (CPU, Triton interpreter, the tests' small shapes; "
+        "verify runs it too)"
         for script in smoke
     ]
     modules = [f for f in instruction.files if f.endswith(".py") and not is_test_module(f)]
     if modules and not smoke:
         lines.append(
-            "Tests that import or use none of these files are not run for this instruction; "
-            "without such a test each file is imported in the sandbox and must import cleanly"
+            "Only the tests that import these files run for it; with none, each file must "
+            "import cleanly"
             if tests
-            else "No acceptance test exercises these files yet: each is imported in the "
-            "sandbox and must import without errors"
+            else "No acceptance test yet: each file must import cleanly in the sandbox"
         )
     return lines
 
@@ -334,12 +360,17 @@ def _blueprint_items(instruction: Instruction, blueprint: Blueprint) -> list[Con
             lines += [f"bytes: {target.bytes}"] if target.bytes else []
             lines += [f"param {k} = {v}" for k, v in target.params.items()]
             items.append(ContextItem(f"Kernel target {target.op}", "\n".join(lines)))
+    goal = instruction.goal
     plan = [
         f"{f.path}: {f.purpose}"
         for f in blueprint.files
-        if f.path in instruction.files and f.purpose
+        if f.path in instruction.files and f.purpose and f.purpose not in goal
     ]
-    plan += [f"{t.path} pins: {t.pins}" for t in blueprint.tests if wanted & set(t.components)]
+    plan += [
+        t.path + (f" pins: {t.pins}" if t.pins else "")
+        for t in blueprint.tests
+        if wanted & set(t.components) and not (t.pins in goal and t.path in instruction.files)
+    ]
     if blueprint.environment.packages:
         plan.append("packages: " + ", ".join(blueprint.environment.packages))
     if plan:
@@ -352,7 +383,10 @@ def _dependency_items(
     blueprint: Blueprint,
     summaries: Callable[[str], str],
     cfg: ContextConfig,
+    visited: list[str] | None = None,
 ) -> list[ContextItem]:
+    """Summaries of the dependencies within the depth bound, nearest first; every path
+    reached (summarised or not: empty or unwritten) is appended to ``visited``."""
     graph = {f.path: f.depends_on for f in blueprint.files}
     own = set(instruction.files)
     seen = set(own)
@@ -366,7 +400,11 @@ def _dependency_items(
                     continue
                 seen.add(dep)
                 following.append(dep)
+                if visited is not None:
+                    visited.append(dep)
                 summary = summaries(dep).strip()
+                if len(summary.splitlines()) < 2:
+                    summary = ""  # a header alone (an empty module) names nothing to use
                 if summary and depth > cfg.full_summary_depth:
                     summary = outline(summary)
                 if summary:
@@ -428,13 +466,21 @@ def _provenance_items(
             *(block.text.splitlines()[0] for block in blocks if block.text),
         ]
     )
+    room = PAPER_SECTION_TOKENS - sum(item.tokens for item in items)
+    if room < MIN_HIT_TOKENS:
+        return items
     for title, text in paper.search(query, PAPER_HITS):
         for block in blocks:
             for quoted in sorted({block.text.strip(), *block.quotes}, key=len, reverse=True):
                 if len(quoted) >= 16 and quoted in text:
                     text = text.replace(quoted, f"[{block.id}, quoted above]")
-        if re.sub(r"\[[\w.-]+, quoted above\]", "", text).strip():
-            items.append(ContextItem(title, _cut_words(text.strip(), PAPER_HIT_TOKENS)))
+        if not re.sub(r"\[[\w.-]+, quoted above\]", "", text).strip():
+            continue
+        cap = min(PAPER_HIT_TOKENS, room - estimate_tokens(title) - _ITEM_OVERHEAD)
+        if cap < MIN_HIT_TOKENS:
+            break
+        items.append(ContextItem(title, _cut_words(text.strip(), cap)))
+        room -= items[-1].tokens
     return items
 
 
@@ -483,20 +529,38 @@ def _code_items(
     blueprint: Blueprint,
     memory: CodeMemory | None,
     cfg: ContextConfig,
-    shown: set[str],
+    dependencies: list[str],
+    summarised: bool,
 ) -> list[ContextItem]:
-    """Code-memory hits for the plan's identifiers and the goal; hits from the files
-    being written and from dependencies already summarised (``shown``) are skipped."""
+    """Code-memory hits for the plan's identifiers and the goal, by relevance: the
+    definitions of names the plan gives; when no dependency summary is shown
+    (``summarised`` false: nothing else says what the repository has), also the best
+    match and the definitions it calls, or when the lookup found nothing the
+    :data:`SIMILAR_HITS` most similar chunks. Hits from the files being written and from
+    the ``dependencies`` (summarised above, or empty) are skipped; together at most
+    :data:`CODE_SECTION_TOKENS`, each at most :data:`CODE_HIT_TOKENS`."""
     if memory is None or cfg.memory_hits == 0:
         return []
     names = [c.name for c in blueprint.components if c.id in instruction.components]
     query = " ".join([*plan_identifiers(instruction, blueprint), instruction.goal, *names])
-    skip = shown | set(instruction.files)
-    items: list[ContextItem] = []
+    skip = {*dependencies, *instruction.files}
     hits = memory.search(query, k=cfg.memory_hits + len(skip), filters={"kind": "code"})
-    for hit in [h for h in hits if h.path not in skip][: cfg.memory_hits]:
+    hits = [h for h in hits if h.path not in skip]
+    chosen = [h for h in hits if h.score > DEFINITION_SCORE]
+    if not summarised:
+        chosen = [h for h in hits if h.score > RELATED_SCORE] or hits[:SIMILAR_HITS]
+    items: list[ContextItem] = []
+    room = CODE_SECTION_TOKENS
+    for hit in chosen[: cfg.memory_hits]:
         where = f"{hit.path}:{hit.start_line}-{hit.end_line}"
-        items.append(ContextItem(where + (f" ({hit.symbol})" if hit.symbol else ""), hit.text))
+        item = ContextItem(where + (f" ({hit.symbol})" if hit.symbol else ""), hit.text)
+        if item.tokens > min(room, CODE_HIT_TOKENS):
+            cut = _truncate(item, min(room, CODE_HIT_TOKENS))
+            if cut is None:
+                break
+            item = cut
+        items.append(item)
+        room -= item.tokens
     return items
 
 

@@ -48,10 +48,13 @@ MIN_SCORE = 12.0
 """Below this an operation is 'mentioned', not 'the paper's subject'."""
 
 _EPS = re.compile(
-    r"(?:\u03b5|\\epsilon|epsilon|eps)\s*(?:=|is set to|of)\s*"
-    r"([0-9.]+(?:\s*[x×·]\s*10\s*[-−]\s*\d+|e[-−]?\d+)?)",
+    r"(?<![^\W\d_])(?:\u03b5|\u03f5|\\epsilon|epsilon|eps)(?![^\W\d_])\s*"
+    r"(?:=|is set to|of)\s*"
+    r"([0-9]*\.?[0-9]+(?:\s*[x×·]\s*10\s*[-−]\s*\d+|e[-−]?\d+)?)",
     re.IGNORECASE,
 )
+"""A value stated for epsilon: ``ε``, ``epsilon`` or ``eps`` as a word of its own (not
+the end of "steps"), then ``=``, "is set to" or "of", then the number."""
 
 
 @dataclass

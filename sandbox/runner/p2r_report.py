@@ -14,6 +14,8 @@ from typing import Any
 _FD = int(os.environ.pop("P2R_REPORT_FD", "-1"))
 _OUT = os.fdopen(_FD, "w", encoding="utf-8", closefd=True) if _FD >= 0 else None
 _LONGREPR_CAP = 20_000
+_PROPERTY_CAP = 1 << 20
+"""Characters of one test's ``record_property`` values forwarded, all together."""
 
 
 def _send(record: dict[str, Any]) -> None:
@@ -35,6 +37,22 @@ def _message(report: Any) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2])[:2000]
     return _text(longrepr).strip().splitlines()[-1][:2000] if longrepr else ""
+
+
+def _properties(report: Any) -> dict[str, str]:
+    """The call phase's ``record_property`` pairs as strings, within ``_PROPERTY_CAP``."""
+    kept: dict[str, str] = {}
+    room = _PROPERTY_CAP
+    for pair in getattr(report, "user_properties", None) or ():
+        try:
+            name, value = (str(part) for part in pair)
+        except (TypeError, ValueError):
+            continue
+        if len(name) + len(value) > room:
+            break
+        kept[name] = value
+        room -= len(name) + len(value)
+    return kept
 
 
 def pytest_collection_finish(session: Any) -> None:
@@ -67,6 +85,7 @@ def pytest_runtest_logreport(report: Any) -> None:
             "longrepr": _text(report.longrepr) if report.outcome != "passed" else "",
             "duration": float(report.duration),
             "file": str(location[0]),
+            "properties": _properties(report) if report.when == "call" else {},
         }
     )
 
