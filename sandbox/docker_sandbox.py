@@ -32,7 +32,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -402,9 +402,11 @@ def reap_stale(
     client: docker.DockerClient | None = None,
     *,
     is_orphan: Callable[[str], bool] | None = None,
+    sessions: Collection[str] | None = None,
 ) -> list[str]:
     """Remove session containers older than ``max_age_s``, and those whose session id
-    ``is_orphan`` says no live run holds; the names removed."""
+    ``is_orphan`` says no live run holds; only those of ``sessions`` when given (another
+    process's containers on the same engine are never touched then); the names removed."""
     own = client is None
     engine = client or connect()
     removed: list[str] = []
@@ -413,6 +415,8 @@ def reap_stale(
         for container in engine.containers.list(all=True, filters={"label": SESSION_LABEL}):
             created = float(container.labels.get(CREATED_LABEL, "0") or 0)
             session = container.labels.get(SESSION_LABEL, "")
+            if sessions is not None and session not in sessions:
+                continue
             orphan = is_orphan is not None and is_orphan(session)
             if orphan or now - created >= max_age_s:
                 _remove(container)
