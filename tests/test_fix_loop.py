@@ -120,6 +120,35 @@ class Fixer:
         return self.script(messages)
 
 
+def scripted_context(
+    tmp_path: Path,
+    sessions: Path,
+    files: dict[str, str],
+    fixer: Callable[[list[Message]], str],
+    *,
+    run: RunConfig,
+    fix: FixConfig,
+    max_total_tokens: int | None = None,
+) -> RunContext:
+    """A session whose repo holds ``files`` (committed as the first instruction), run in
+    the local sandbox, with ``fixer`` answering as the scripted LLM."""
+    config = Config(
+        engine=EngineName.exchange,
+        home=tmp_path / "home",
+        run=run,
+        sandbox=SandboxConfig(kind="local"),
+        fix=fix,
+    )
+    session = create_session(SAMPLE_PDF, sessions, config.home, config={}, graph_version="test")
+    pipeline = RunContext(session, config)
+    llm_config = LLMConfig(model="scripted", cache=False, max_total_tokens=max_total_tokens)
+    pipeline.__dict__["llm"] = make_llm(llm_config, session.llm_dir, script=fixer)
+    for path, text in files.items():
+        pipeline.store.write(path, text)
+    pipeline.store.commit("i1: write the package and its tests")
+    return pipeline
+
+
 @pytest.fixture
 def make_pipeline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -136,26 +165,15 @@ def make_pipeline(
         max_total_tokens: int | None = None,
         fix: FixConfig | None = None,
     ) -> RunContext:
-        config = Config(
-            engine=EngineName.exchange,
-            home=tmp_path / "home",
-            run=RunConfig(max_fix_iterations=3, test_timeout_s=120),
-            sandbox=SandboxConfig(kind="local"),
-            fix=fix or FixConfig(),
-        )
-        session = create_session(
-            SAMPLE_PDF,
+        pipeline = scripted_context(
+            tmp_path,
             tmp_path / f"sessions{len(opened)}",
-            config.home,
-            config={},
-            graph_version="test",
+            files,
+            fixer,
+            run=RunConfig(max_fix_iterations=3, test_timeout_s=120),
+            fix=fix or FixConfig(),
+            max_total_tokens=max_total_tokens,
         )
-        pipeline = RunContext(session, config)
-        llm_config = LLMConfig(model="scripted", cache=False, max_total_tokens=max_total_tokens)
-        pipeline.__dict__["llm"] = make_llm(llm_config, session.llm_dir, script=fixer)
-        for path, text in files.items():
-            pipeline.store.write(path, text)
-        pipeline.store.commit("i1: write the package and its tests")
         opened.append(pipeline)
         return pipeline
 

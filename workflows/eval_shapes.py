@@ -144,7 +144,7 @@ def _fresh(pool: tuple[int, ...], used: set[int], taken: set[int], limit: int) -
     return min(pool)
 
 
-def _flat(sizes: dict[str, Any]) -> list[tuple[str, int | None]]:
+def size_slots(sizes: dict[str, Any]) -> list[tuple[str, int | None]]:
     """(name, position within a tuple constant or None) of every size."""
     slots: list[tuple[str, int | None]] = []
     for name, value in sizes.items():
@@ -163,7 +163,7 @@ def shape_cases(
     single size, where it would be a test shape) and ``long`` (the last size as long as
     ``max_elements`` allows, the others small). A single KernelBench constant is taken to
     size a square tensor (``square``)."""
-    slots = _flat(template)
+    slots = size_slots(template)
     labels = ("odd", "unit", "long") if len(slots) > 1 else ("odd", "long")
     cases: list[ShapeCase] = []
     for label in labels:
