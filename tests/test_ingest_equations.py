@@ -34,7 +34,7 @@ TRUTH: dict[str, Any] = json.loads(
 )["rmsnorm_zhang_sennrich2019.pdf"]["equations"]
 
 
-def _runs(c: Canvas, x: float, y: float, parts: list[tuple[str, float]]) -> float:
+def draw_runs(c: Canvas, x: float, y: float, parts: list[tuple[str, float]]) -> float:
     """Draw ``parts`` (text, rise) as one text object, a risen or lowered part smaller;
     the x after it."""
     text = c.beginText(x, y)
@@ -65,7 +65,7 @@ def _paper(path: Path) -> Path:
     head = "we scale the input x (x"
     c.drawString(LEFT, y, head)
     x = LEFT + c.stringWidth(head, "Times-Roman", 10)
-    _runs(
+    draw_runs(
         c,
         x + 0.5,
         y,
@@ -74,7 +74,7 @@ def _paper(path: Path) -> Path:
     y -= 30
     # r = √(1/n ∑ a_i^2): the superscript 2 and the subscript i are stacked, each a
     # text object of its own, then the closing full stop.
-    x = _runs(c, 230.0, y, [("r = √ ∑ a", 0)])
+    x = draw_runs(c, 230.0, y, [("r = √ ∑ a", 0)])
     c.setFont(FONT, 7)
     c.drawString(x + 0.3, y + 4.0, "2")
     c.drawString(x + 0.3, y - 2.5, "i")
@@ -86,7 +86,7 @@ def _paper(path: Path) -> Path:
     terms: list[tuple[str, float]] = [("y", 0), ("i", -2.5), (" =", 0)]
     for k in range(1, 7):
         terms += [(" + w" if k > 1 else " w", 0), (str(k), -2.5), (" x", 0), (str(k), -2.5)]
-    _runs(c, 150.0, y, [*terms, (" + b", 0), ("i", -2.5)])
+    draw_runs(c, 150.0, y, [*terms, (" + b", 0), ("i", -2.5)])
     c.setFont(FONT, 10)
     c.drawString(RIGHT - 14, y, "(6)")
     y -= 30

@@ -40,13 +40,13 @@ def run_in_repo(repo: Path, args: list[str], kind: str, timeout_s: float = 600) 
         sandbox.close()
 
 
-def render(op: str, dest: Path) -> Path:
-    """The op's repo, its GPU build test compiling for one target (sm_90): every kernel
-    still builds for a real GPU, in half the compile time; both default targets are
-    compiled in tests/test_gpu_build.py."""
+def render(op: str, dest: Path, params: dict[str, str] | None = None) -> Path:
+    """The op's repo (its ``params`` overridden), its GPU build test compiling for one
+    target (sm_90): every kernel still builds for a real GPU, in half the compile time;
+    both default targets are compiled in tests/test_gpu_build.py."""
     spec = CATALOGUE[op]
     target = kernel_target(spec)
-    target.params["gpu_targets"] = "sm_90"
+    target.params.update({**(params or {}), "gpu_targets": "sm_90"})
     render_repo(spec, target, f"{op}_kernels", dest)
     return dest
 
@@ -56,14 +56,25 @@ def passed_count(output: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+VARIANTS = {"gelu-exact": ("gelu", {"approximate": "none"})}
+"""Catalogue ops rendered with other params: the exact (erf) GELU."""
+
+
 @pytest.mark.parametrize(
-    "op",
-    [pytest.param(op, marks=() if op in FAST_OPS else pytest.mark.slow) for op in CATALOGUE],
+    ("op", "params"),
+    [
+        pytest.param(op, {}, marks=() if op in FAST_OPS else pytest.mark.slow, id=op)
+        for op in CATALOGUE
+    ]
+    + [pytest.param(op, params, id=name) for name, (op, params) in VARIANTS.items()],
 )
 def test_rendered_repo_passes_its_own_tests_in_interpreter_mode(
-    op: str, tmp_path: Path, sandbox_kind: str
+    op: str, params: dict[str, str], tmp_path: Path, sandbox_kind: str
 ) -> None:
-    repo = render(op, tmp_path / op)
+    repo = render(op, tmp_path / op, params)
+    if params.get("approximate") == "none":  # the exact form is what the kernel computes
+        assert "tl.math.erf(" in (repo / f"{op}_kernels" / "kernels" / f"{op}.py").read_text()
+        assert 'APPROXIMATE = "none"' in (repo / f"{op}_kernels" / "reference.py").read_text()
     result = run_in_repo(repo, ["-m", "pytest", "-q", "-p", "no:cacheprovider"], sandbox_kind)
     output = result.stdout + result.stderr
     assert result.exit_code == 0, output[-4000:]

@@ -46,11 +46,29 @@ ACTIVATIONS = ("relu", "gelu")
 
 
 def _activation(calls: list[str], default: str) -> str:
-    """The activation the reference's ``Model`` applies (``none`` without one); a GELU
-    keeps the catalogue's own form (the tanh approximation), which the reference's
+    """The activation the reference's ``Model`` applies (``none`` without one); a fused
+    GELU keeps the catalogue's own form (the tanh approximation), which the reference's
     comparison test then judges."""
     named = [a for a in ACTIVATIONS if any(a in call.lower() for call in calls)]
     return named[0] if named else "none" if default in ACTIVATIONS else default
+
+
+def gelu_approximate(source: str) -> str:
+    """The GELU form the reference's ``Model`` computes: the ``approximate`` its GELU
+    call (``F.gelu``, ``nn.GELU``) passes, ``'none'`` (exact, PyTorch's default) when it
+    passes none; a value that is not a string literal also reads as ``'none'``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return "none"
+    model = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model"), None)
+    for node in ast.walk(model) if model is not None else ():
+        if isinstance(node, ast.Call) and "gelu" in ast.unparse(node.func).lower():
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "approximate" and isinstance(value, ast.Constant):
+                    return "tanh" if value.value == "tanh" else "none"
+    return "none"
 
 
 def distill_reference(
@@ -84,6 +102,8 @@ def distill_reference(
     if "activation" in target.params:  # a fused epilogue only where the reference has one
         calls = model_calls(blocks[0].text) if blocks else []
         target.params["activation"] = _activation(calls, spec.params["activation"])
+    if "approximate" in target.params and blocks:  # the GELU form the reference computes
+        target.params["approximate"] = gelu_approximate(blocks[0].text)
     blueprint.components.append(
         Component(
             id=spec.op,
