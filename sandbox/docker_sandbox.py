@@ -412,13 +412,20 @@ def reap_stale(
     removed: list[str] = []
     try:
         now = time.time()
-        for container in engine.containers.list(all=True, filters={"label": SESSION_LABEL}):
-            created = float(container.labels.get(CREATED_LABEL, "0") or 0)
-            session = container.labels.get(SESSION_LABEL, "")
+        # The engine's list alone (labels, names): the SDK's list inspects each container
+        # after listing them and fails on one another run removed in between.
+        for row in engine.api.containers(all=True, filters={"label": SESSION_LABEL}):
+            labels = row.get("Labels") or {}
+            created = float(labels.get(CREATED_LABEL, "0") or 0)
+            session = labels.get(SESSION_LABEL, "")
             if sessions is not None and session not in sessions:
                 continue
             orphan = is_orphan is not None and is_orphan(session)
             if orphan or now - created >= max_age_s:
+                try:
+                    container = engine.containers.get(row["Id"])
+                except NotFound:
+                    continue  # removed by its own run meanwhile
                 _remove(container)
                 removed.append(container.name)
     finally:
