@@ -47,14 +47,20 @@ def draw_runs(c: Canvas, x: float, y: float, parts: list[tuple[str, float]]) -> 
     return text.getX()
 
 
-def _paper(path: Path) -> Path:
+def method_page(path: Path) -> tuple[Canvas, float]:
+    """A letter page for ``path`` with the Vera font registered and a "1 Method"
+    heading drawn; the canvas and the height below the heading."""
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
     c = Canvas(str(path), pagesize=LETTER, invariant=1)
     y = HEIGHT - 90
     c.setFont("Times-Bold", 12)
     c.drawString(LEFT, y, "1 Method")
-    y -= 24
+    return c, y - 24
+
+
+def _paper(path: Path) -> Path:
+    c, y = method_page(path)
     c.setFont("Times-Roman", 10)
     c.drawString(
         LEFT, y, "The statistic is the root of the mean of the squared inputs of every row, and"
