@@ -147,6 +147,35 @@ def test_streams_count_together_against_the_limit(tmp_path: Path) -> None:
     assert "object 6 0" in _refused(path, CompressionBombError, limits)
 
 
+def _many_streams(path: Path, count: int, each: int) -> Path:
+    """One page whose content is ``count`` Flate streams of ``each`` inflated bytes."""
+    part = zlib.compress(b" " * each, 9)
+    first = 6
+    refs = b" ".join(b"%d 0 R" % (first + k) for k in range(count))
+    return _pdf(
+        path,
+        [
+            CATALOG,
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            _page(b"[4 0 R %s]" % refs),
+            _stream(HELLO),
+            FONT,
+            *[_stream(part, b"/Filter /FlateDecode") for _ in range(count)],
+        ],
+    )
+
+
+def test_many_small_streams_count_together_against_the_limit(tmp_path: Path) -> None:
+    # Each stream alone could not reach the limit at deflate's largest ratio, forty of
+    # them together could: measuring stops only once the rest cannot exceed it.
+    limits = IngestConfig(max_decompressed_bytes=10**6)
+    over = _many_streams(tmp_path / "over.pdf", 40, 30_000)
+    assert "over 1 MB" in _refused(over, CompressionBombError, limits)
+    under = _many_streams(tmp_path / "under.pdf", 30, 30_000)
+    check_input_file(under, limits)
+    assert ingest_pdf(under, limits=limits).pages == 1
+
+
 def test_large_images_are_not_counted_as_they_are_never_decoded(tmp_path: Path) -> None:
     image = _stream(
         zlib.compress(b"\x80" * (3 << 20), 9),
