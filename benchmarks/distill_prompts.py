@@ -40,6 +40,7 @@ PLAN = {
     "kernel_targets": [{"op": "rmsnorm", "component": "op"}],
     "files": [
         {"path": "pkg/reference.py", "components": ["op"]},
+        {"path": "tests/conftest.py", "components": ["op"]},
         {"path": "tests/test_correctness.py", "depends_on": ["pkg/reference.py"],
          "components": ["op"]},
     ],
