@@ -28,6 +28,8 @@ def _lines() -> list[Line]:
         linear="x = 1",
         baseline=37.5,
         lead=3,
+        inner="^{(1)}",
+        outer=") + 1",
     )
     return [plain, rich]
 
