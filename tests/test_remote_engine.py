@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -75,7 +76,9 @@ def second_engine() -> Iterator[str]:
     in_memory = subprocess.run(mount, check=False, capture_output=True).returncode == 0
     socket = root / "docker.sock"
     (root / "daemon.json").write_text("{}\n")
-    name = root.name.replace("_", "-")
+    # containerd accepts alphanumeric runs joined by single separators: mkdtemp's random
+    # part may hold "_" anywhere (two in a row, or last), so each becomes an "x".
+    name = "p2r-engine-" + re.sub("[^A-Za-z0-9]", "x", root.name.removeprefix("p2r-engine-"))
     argv = [dockerd, "--host", f"unix://{socket}", "--config-file", str(root / "daemon.json")]
     argv += ["--data-root", str(root / "data"), "--exec-root", str(root / "exec")]
     argv += ["--pidfile", str(root / "docker.pid"), "--bridge=none", "--iptables=false"]
